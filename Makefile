@@ -1,0 +1,57 @@
+# The command index: README and .ci/run call these targets and nothing else.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATA ?= ../shared/data/microlens50k/MicroLens-50k_pairs.tsv.gz
+BUNDLE_DIR ?= bundles
+DEFAULT_BUNDLE := $(BUNDLE_DIR)/demo
+
+.PHONY: install redis check test bundle-tiny bundle bundle-microlens tune-microlens run clean
+
+# One virtual environment with every extra; rebuilt when pyproject.toml changes.
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[serve,train,loadtest,dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+# The tests start their own redis-server on a free loopback port; install it when missing.
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "installing redis-server (Debian package)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server redis-tools >/dev/null; }
+
+check: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: install redis check
+	$(BIN)/pytest
+
+# Seconds on CPU: synthetic data, tiny model. What the tests build too.
+bundle-tiny: install
+	$(BIN)/python -m models.pipeline --config models/configs/tiny.toml --out $(BUNDLE_DIR)/tiny
+
+# The default (demo) bundle: the synthetic short-video log, with watch times and likes.
+$(DEFAULT_BUNDLE)/manifest.json: | install
+	$(BIN)/python -m models.pipeline --config models/configs/demo.toml --out $(DEFAULT_BUNDLE)
+
+bundle: $(DEFAULT_BUNDLE)/manifest.json
+
+# MicroLens-50k end to end: train on train+valid with the chosen configuration,
+# evaluate on test beside the baselines, export the bundle with its metrics.
+bundle-microlens: install
+	$(BIN)/python -m models.pipeline --config models/configs/microlens.toml --data $(DATA) --out $(BUNDLE_DIR)/microlens
+
+# The validation sweep that chose models/configs/microlens.toml (never looks at test).
+tune-microlens: install
+	$(BIN)/python -m models.tune --config models/configs/microlens.toml --data $(DATA)
+
+run: install bundle
+
+clean:
+	rm -rf build $(BUNDLE_DIR)
