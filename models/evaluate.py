@@ -1,0 +1,112 @@
+"""Full-ranking next-item evaluation of the model beside the baselines, on the same split.
+
+    python -m models.evaluate --checkpoint build/checkpoints/model.pt \
+        --data ../shared/data/microlens50k/MicroLens-50k_pairs.tsv.gz [--out report.json]
+
+The protocol (DESIGN.md): each session's state starts at zero; every position of every
+held-out session predicts the next item, ranked against all items; ties count against
+the model; held-out events with items unknown to training were dropped and are counted.
+"""
+
+import argparse
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from models.baselines import VSKNN, ItemKNN, MostPopular
+from models.config import TrainConfig
+from models.gru4rec import GRU4Rec
+from models.metrics import RankingMetrics, conservative_ranks
+from models.prepare import Prepared, prepare
+from models.sessions import Sessions
+from models.train import load_checkpoint, model_from_checkpoint
+
+Predictions = Iterator[tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]]
+
+
+@torch.no_grad()
+def gru_predictions(model: GRU4Rec, sessions: Sessions, max_sessions: int = 512) -> Predictions:
+    """(scores, targets) for every next-item target, chunk by chunk of sessions.
+
+    Within a chunk all sessions step in parallel, position by position, from a zero state.
+    """
+    model.eval()
+    for first in range(0, sessions.n_sessions, max_sessions):
+        chunk = np.arange(first, min(first + max_sessions, sessions.n_sessions))
+        starts, lengths = sessions.offsets[chunk], sessions.lengths[chunk]
+        hidden = torch.zeros(len(chunk), model.hidden_size)
+        for t in range(int(lengths.max(initial=0)) - 1):
+            active = np.flatnonzero(lengths > t + 1)  # sessions with a target after position t
+            events = starts[active] + t
+            hidden_active = model.step(
+                torch.from_numpy(sessions.items[events]),
+                torch.from_numpy(sessions.weights[events]),
+                hidden[active],
+            )
+            hidden[active] = hidden_active
+            scores = model.score_all(hidden_active).numpy()
+            yield scores, sessions.items[events + 1]
+
+
+def measure(predictions: Predictions) -> dict[str, float]:
+    metrics = RankingMetrics(cutoffs=(10, 20))
+    t0 = time.time()
+    for scores, targets in predictions:
+        metrics.add(conservative_ranks(scores, targets))
+    return {**metrics.result(), "events": float(metrics.n_events), "seconds": time.time() - t0}
+
+
+def evaluate_all(
+    model: GRU4Rec, data: Prepared, baselines: bool = True
+) -> dict[str, dict[str, float]]:
+    """Metrics of the model and, optionally, of most-popular, item-kNN and V-SKNN."""
+    held_out, n_items = data.held_out.sessions, len(data.vocab)
+    results = {"gru4rec": measure(gru_predictions(model, held_out))}
+    if baselines:
+        results["most_popular"] = measure(MostPopular(data.item_counts).predict(held_out))
+        results["item_knn"] = measure(ItemKNN.fit(data.train, n_items).predict(held_out))
+        results["v_sknn"] = measure(VSKNN.fit(data.train, n_items).predict(held_out))
+    return results
+
+
+def report(results: dict[str, dict[str, float]], data: Prepared) -> dict[str, Any]:
+    return {"dataset": data.dataset, "results": results}
+
+
+def format_table(results: dict[str, dict[str, float]]) -> str:
+    columns = ("recall@20", "mrr@20", "recall@10", "mrr@10")
+    lines = [f"{'model':<14}" + "".join(f"{c:>11}" for c in columns) + f"{'events':>9}"]
+    for name, values in results.items():
+        cells = "".join(f"{values[c]:>11.4f}" for c in columns)
+        lines.append(f"{name:<14}{cells}{int(values['events']):>9}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", type=Path, required=True)
+    parser.add_argument("--data", type=Path, default=None)
+    parser.add_argument("--no-baselines", action="store_true")
+    parser.add_argument("--out", type=Path, default=None, help="write the report as JSON")
+    args = parser.parse_args()
+    checkpoint = load_checkpoint(args.checkpoint)
+    config = TrainConfig(**checkpoint["config"])
+    data = prepare(config, args.data, checkpoint["dataset"]["purpose"])
+    if list(data.vocab.item_ids) != checkpoint["item_ids"]:
+        raise SystemExit("the data does not give the checkpoint's item vocabulary")
+    results = evaluate_all(model_from_checkpoint(checkpoint), data, not args.no_baselines)
+    print("data:", data.dataset)
+    print(format_table(results))
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report(results, data), indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
