@@ -1,0 +1,170 @@
+"""Checkpoint -> bundle directory (ONNX step, FAISS index, item files, manifest), then parity.
+
+    python -m models.export --checkpoint build/checkpoints/model.pt --out bundles/microlens \
+        [--report build/report.json] [--version V] [--clusters 32]
+
+The bundle is written to a temporary directory beside `--out` and renamed into place, so
+a reader never sees half a bundle. Parity: the exported graph stepped by ONNX Runtime must
+follow PyTorch's states, and FAISS's top-20 must be PyTorch's top-20.
+"""
+
+import argparse
+import json
+import re
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+import torch
+
+from app.bundle import (
+    CLUSTERS_FILE,
+    INDEX_FILE,
+    ITEM_IDS_FILE,
+    MANIFEST_FILE,
+    POPULARITY_FILE,
+    STEP_FILE,
+    STEP_INPUTS,
+    STEP_OUTPUT,
+    Manifest,
+    sha256_file,
+)
+from models.gru4rec import GRU4Rec
+from models.item_index import build_exact_index, folded_item_vectors, item_clusters, query_vectors
+from models.onnx_step import export_step
+from models.sessions import Sessions
+from models.train import Checkpoint, load_checkpoint, model_from_checkpoint
+
+
+@dataclass(frozen=True, slots=True)
+class Parity:
+    steps: int  # (session, position) states compared
+    max_abs_hidden_diff: float  # ONNX Runtime vs PyTorch, over every compared state
+    top_k: int
+    same_top_k_sets: float  # share of states whose FAISS top-k set equals PyTorch's
+    same_top_k_order: float  # share whose ordered top-k lists are identical
+
+
+@torch.no_grad()
+def check_parity(model: GRU4Rec, bundle_dir: Path, sessions: Sessions, top_k: int = 20) -> Parity:
+    """Step whole sessions through ONNX Runtime and PyTorch side by side, from a zero state."""
+    step = ort.InferenceSession(str(bundle_dir / STEP_FILE), providers=["CPUExecutionProvider"])
+    index = faiss.read_index(str(bundle_dir / INDEX_FILE))
+    max_diff, n_steps, same_set, same_order = 0.0, 0, 0, 0
+    for s in range(sessions.n_sessions):
+        start, end = sessions.offsets[s], sessions.offsets[s + 1]
+        hidden_torch = torch.zeros(1, model.hidden_size)
+        hidden_onnx = np.zeros((1, model.hidden_size), dtype=np.float32)
+        for event in range(start, end):
+            item = sessions.items[event : event + 1]
+            weight = sessions.weights[event : event + 1]
+            hidden_torch = model.step(
+                torch.from_numpy(item), torch.from_numpy(weight), hidden_torch
+            )
+            feeds = dict(zip(STEP_INPUTS, (item, weight, hidden_onnx), strict=True))
+            hidden_onnx = step.run([STEP_OUTPUT], feeds)[0]
+            max_diff = max(max_diff, float(np.abs(hidden_onnx - hidden_torch.numpy()).max()))
+            expected = torch.topk(model.score_all(hidden_torch)[0], top_k).indices.numpy()
+            _, found = index.search(query_vectors(hidden_torch.numpy()), top_k)
+            same_set += int(set(found[0].tolist()) == set(expected.tolist()))
+            same_order += int(np.array_equal(found[0], expected))
+            n_steps += 1
+    return Parity(
+        n_steps, max_diff, top_k, same_set / max(n_steps, 1), same_order / max(n_steps, 1)
+    )
+
+
+def sample_sessions(
+    item_counts: npt.NDArray[np.int64], n_sessions: int, length: int, seed: int
+) -> Sessions:
+    """Sessions drawn by popularity with random weights: inputs for a numerical check."""
+    rng = np.random.default_rng(seed)
+    p = item_counts / item_counts.sum()
+    items = rng.choice(len(item_counts), size=(n_sessions, length), p=p).tolist()
+    weights = rng.random((n_sessions, length)).astype(np.float32).tolist()
+    return Sessions.from_lists(items, weights)
+
+
+def default_version(checkpoint: Checkpoint) -> str:
+    name = re.sub(r"[^a-z0-9]+", "-", str(checkpoint["dataset"]["name"]).lower()).strip("-")
+    return f"{name[:40]}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+
+
+def write_bundle_files(
+    model: GRU4Rec, checkpoint: Checkpoint, directory: Path, n_clusters: int
+) -> dict[str, Any]:
+    """Every bundle file but the manifest; returns the index description."""
+    export_step(model, directory / STEP_FILE)
+    embeddings = model.item_embedding.weight.detach().numpy()  # (n_items, H)
+    bias = model.item_bias.weight.detach().numpy()[:, 0]  # (n_items,)
+    vectors = folded_item_vectors(embeddings, bias)
+    faiss.write_index(build_exact_index(vectors), str(directory / INDEX_FILE))
+    (directory / ITEM_IDS_FILE).write_text(json.dumps(checkpoint["item_ids"]))
+    np.save(directory / POPULARITY_FILE, checkpoint["item_counts"].numpy().astype(np.int64))
+    clusters = item_clusters(embeddings, n_clusters, seed=checkpoint["config"]["seed"])
+    np.save(directory / CLUSTERS_FILE, clusters)
+    return {"type": "flat_ip", "dim": vectors.shape[1], "exact": True, "recall_at_100": 1.0}
+
+
+def export(
+    checkpoint: Checkpoint,
+    out: Path,
+    metrics: dict[str, Any] | None = None,
+    version: str | None = None,
+    n_clusters: int = 32,
+) -> tuple[Manifest, Parity]:
+    """Write the bundle to `out` (replacing it) and return its manifest and parity figures."""
+    model = model_from_checkpoint(checkpoint)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        index_info = write_bundle_files(model, checkpoint, staging, n_clusters)
+        probe = sample_sessions(checkpoint["item_counts"].numpy(), 16, 20, seed=0)
+        parity = check_parity(model, staging, probe)
+        manifest = Manifest(
+            version=version or default_version(checkpoint),
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            hidden_size=model.hidden_size,
+            n_items=model.n_items,
+            n_clusters=int(np.load(staging / CLUSTERS_FILE).max()) + 1,
+            index=index_info,
+            model=checkpoint["config"],
+            dataset=checkpoint["dataset"],
+            metrics=metrics or {},
+            files={p.name: sha256_file(p) for p in sorted(staging.iterdir())},
+            extra={"parity": asdict(parity)},
+        )
+        (staging / MANIFEST_FILE).write_text(manifest.to_json())
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return manifest, parity
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--report", type=Path, default=None, help="evaluate.py's JSON report")
+    parser.add_argument("--version", default=None)
+    parser.add_argument("--clusters", type=int, default=32)
+    args = parser.parse_args()
+    metrics = json.loads(args.report.read_text())["results"] if args.report else None
+    manifest, parity = export(
+        load_checkpoint(args.checkpoint), args.out, metrics, args.version, args.clusters
+    )
+    print(f"bundle {manifest.version} -> {args.out}; parity: {parity}")
+
+
+if __name__ == "__main__":
+    main()

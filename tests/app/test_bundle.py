@@ -1,0 +1,51 @@
+"""The service refuses a bundle whose files disagree with its manifest."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from app.bundle import INDEX_FILE, MANIFEST_FILE, STEP_FILE, BundleMismatch, verify_bundle
+from tests.conftest import TinyBundle
+
+
+@pytest.fixture
+def bundle_copy(tiny_bundle: TinyBundle, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(tiny_bundle.path, tmp_path / "bundle"))
+
+
+def test_intact_bundle_verifies(bundle_copy: Path) -> None:
+    assert verify_bundle(bundle_copy).version == "tiny-test"
+
+
+def test_tampered_file_is_refused(bundle_copy: Path) -> None:
+    with (bundle_copy / INDEX_FILE).open("ab") as f:
+        f.write(b"\0")
+    with pytest.raises(BundleMismatch, match="items.faiss has sha256"):
+        verify_bundle(bundle_copy)
+
+
+def test_missing_file_is_refused(bundle_copy: Path) -> None:
+    (bundle_copy / STEP_FILE).unlink()
+    with pytest.raises(BundleMismatch, match="gru_step.onnx is listed in the manifest but missing"):
+        verify_bundle(bundle_copy)
+
+
+def test_malformed_manifest_is_refused(bundle_copy: Path) -> None:
+    (bundle_copy / MANIFEST_FILE).write_text("{not json")
+    with pytest.raises(BundleMismatch, match="malformed"):
+        verify_bundle(bundle_copy)
+
+
+def test_other_format_version_is_refused(bundle_copy: Path) -> None:
+    raw = json.loads((bundle_copy / MANIFEST_FILE).read_text())
+    raw["format_version"] = 99
+    (bundle_copy / MANIFEST_FILE).write_text(json.dumps(raw))
+    with pytest.raises(BundleMismatch, match="bundle format 99"):
+        verify_bundle(bundle_copy)
+
+
+def test_no_manifest_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(BundleMismatch, match="no manifest.json"):
+        verify_bundle(tmp_path)

@@ -1,0 +1,35 @@
+"""Shared fixtures: a tiny bundle, trained and exported once per test session.
+
+The bundle is real: the tiny config trains GRU4Rec on a generated log in seconds, exports
+the ONNX step and the FAISS index, so ONNX Runtime and FAISS run for real in the tests.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from models import config as config_module
+from models.export import export
+from models.prepare import Prepared, prepare
+from models.train import Checkpoint, fit
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_CONFIG = ROOT / "models" / "configs" / "tiny.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class TinyBundle:
+    path: Path
+    checkpoint: Checkpoint
+    data: Prepared
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> TinyBundle:
+    config = config_module.load(TINY_CONFIG)
+    data = prepare(config, None, "final")
+    checkpoint = fit(config, data, progress=False)
+    path = tmp_path_factory.mktemp("bundles") / "tiny"
+    export(checkpoint, path, metrics={"note": "tiny"}, version="tiny-test", n_clusters=8)
+    return TinyBundle(path, checkpoint, data)

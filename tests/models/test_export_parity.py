@@ -1,0 +1,41 @@
+"""The exported bundle against the PyTorch model it came from, over whole held-out sessions."""
+
+import json
+
+import numpy as np
+
+from app.bundle import CLUSTERS_FILE, ITEM_IDS_FILE, POPULARITY_FILE, verify_bundle
+from models.export import check_parity
+from models.train import model_from_checkpoint
+from tests.conftest import TinyBundle
+
+
+def test_onnx_states_and_faiss_top20_match_pytorch(tiny_bundle: TinyBundle) -> None:
+    model = model_from_checkpoint(tiny_bundle.checkpoint)
+    sessions = tiny_bundle.data.held_out.sessions
+    parity = check_parity(model, tiny_bundle.path, sessions, top_k=20)
+    assert parity.steps == sessions.n_events
+    assert parity.max_abs_hidden_diff <= 1e-5
+    assert parity.same_top_k_sets == 1.0
+    assert parity.same_top_k_order >= 0.99  # only exact float ties may swap neighbours
+
+
+def test_weights_reach_the_graph(tiny_bundle: TinyBundle) -> None:
+    """Held-out sessions of the generated log carry engagement weights below 1."""
+    weights = tiny_bundle.data.held_out.sessions.weights
+    assert weights.min() < 0.5 < weights.max()
+
+
+def test_manifest_describes_the_files(tiny_bundle: TinyBundle) -> None:
+    manifest = verify_bundle(tiny_bundle.path)
+    item_ids = json.loads((tiny_bundle.path / ITEM_IDS_FILE).read_text())
+    assert manifest.n_items == len(item_ids) == len(tiny_bundle.data.vocab)
+    assert item_ids == list(tiny_bundle.data.vocab.item_ids)
+    assert manifest.index["dim"] == manifest.hidden_size + 1
+    popularity = np.load(tiny_bundle.path / POPULARITY_FILE)
+    assert np.array_equal(popularity, tiny_bundle.data.item_counts)
+    clusters = np.load(tiny_bundle.path / CLUSTERS_FILE)
+    assert clusters.shape == (manifest.n_items,)
+    assert clusters.max() + 1 == manifest.n_clusters
+    assert manifest.version == "tiny-test"
+    assert manifest.model["hidden_size"] == manifest.hidden_size
