@@ -6,6 +6,7 @@ in the checkpoint and copied into the bundle manifest.
 """
 
 import dataclasses
+import math
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -60,8 +61,17 @@ class TrainConfig:
         for name in ("dropout_embed", "dropout_hidden"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1)")
-        if self.learning_rate <= 0 or self.n_sample < 0 or not 0.0 <= self.momentum < 1.0:
-            raise ValueError("learning_rate > 0, n_sample >= 0 and momentum in [0, 1) needed")
+        if not 0.0 <= self.momentum < 1.0:
+            raise ValueError("momentum must be in [0, 1)")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ValueError("learning_rate must be a finite number > 0")
+        for name in ("bpreg", "elu_param", "logq", "sample_alpha", "idle_gap_s"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0")
+        for name in ("n_sample", "seed", "threads", "synthetic_users"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

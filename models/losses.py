@@ -30,9 +30,11 @@ def bpr_max(
         scores = F.elu(scores, elu_param)
     target = scores.diagonal().unsqueeze(1)  # (b, 1)
     weight = torch.softmax(scores.masked_fill(~negatives, float("-inf")), dim=1)  # (b, c)
+    weight = torch.nan_to_num(weight, nan=0.0)  # a row without negatives: softmax of all -inf
     ranking = torch.sum(weight * torch.sigmoid(target - scores), dim=1)
     regulariser = torch.sum(weight * scores.pow(2), dim=1)
-    return torch.sum(-torch.log(ranking + _EPS) + bpreg * regulariser)
+    per_row = -torch.log(ranking + _EPS) + bpreg * regulariser
+    return torch.sum(per_row * negatives.any(dim=1))  # such a row has nothing to rank against
 
 
 def bpr(scores: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor:

@@ -30,15 +30,15 @@ class NegativeSampler:
         self.n_sample = n_sample
         self.cache_batches = cache_batches
         self._rng = rng
-        self._cumulative = np.cumsum(self.probabilities)
-        self._cumulative[-1] = 1.0
+        self._cumulative = np.cumsum(self.probabilities)  # (n_items,)
         self._cache = np.zeros((0, n_sample), dtype=np.int64)
         self._next = 0
 
     def sample(self) -> npt.NDArray[np.int64]:
         """(n_sample,) item rows."""
         if self._next >= len(self._cache):
-            uniform = self._rng.random(self.cache_batches * self.n_sample)
+            # scaled to the actual total, so rounding can never reach a zero-count tail item
+            uniform = self._rng.random(self.cache_batches * self.n_sample) * self._cumulative[-1]
             rows = np.searchsorted(self._cumulative, uniform, side="right")
             self._cache = rows.astype(np.int64).reshape(self.cache_batches, self.n_sample)
             self._next = 0

@@ -145,7 +145,8 @@ def resume_model(
     )
     for p, state in zip(model.parameters(), old_state, strict=True):
         for key, value in state.items():  # item tables grew: new rows start from zero
-            optimizer.state[p][key][: value.shape[0]] = value
+            if key in optimizer.state[p]:  # momentum may be off in the resumed config
+                optimizer.state[p][key][: value.shape[0]] = value
     return model, optimizer
 
 
