@@ -1,0 +1,149 @@
+"""SessionState <-> bytes: the compact, versioned format the session store keeps.
+
+Every swipe and every feed request decodes one session and encodes it back, so the format
+is a version byte, a fixed header, the hidden state as raw float32 and flat little-endian
+arrays packed in one struct call; never pickle.
+"""
+
+import struct
+from itertools import accumulate
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from app.session.state import Page, SessionState
+
+VERSION = 1
+# After the version byte: seq, next_page, hidden size (-1: no hidden yet), then the counts
+# of seen, served, events, pages, page items (all pages together) and pending explores.
+_HEADER = struct.Struct("<qqi6I")
+_HIDDEN = np.dtype("<f4")
+# Strings survive as any Python str, lone surrogates included (JSON can carry them).
+_UTF8 = ("utf-8", "surrogatepass")
+
+
+class CorruptState(ValueError):
+    """Bytes that are not a session of this format version; the store treats them as expired."""
+
+
+def _sections(counts: tuple[int, ...]) -> tuple[tuple[str, int], ...]:
+    """The arrays after the hidden state: (struct type code, length), in order."""
+    n_seen, n_served, n_events, n_pages, n_items, n_pending = counts
+    return (
+        ("i", n_seen),  # swiped item rows
+        ("i", n_served),  # served item rows
+        ("q", n_events),  # the seq of each event id
+        ("q", n_pages),  # page numbers
+        ("I", n_pages),  # page sizes
+        ("i", n_items),  # page items, all pages in a row
+        ("f", n_items),  # their scores: float32, FAISS's precision
+        ("?", n_items),  # their explore flags
+        ("i", n_pending),  # pending explore item rows
+        ("i", n_pending),  # and their arms
+        ("I", 1 + n_events + n_pages),  # lengths in characters of the strings that follow
+    )
+
+
+def encode(state: SessionState) -> bytes:
+    """The state's bytes; equal states give equal bytes, so the store can skip no-op writes."""
+    pages = list(state.pages.values())
+    for page in pages:
+        if not len(page.items) == len(page.scores) == len(page.explore):
+            raise ValueError(f"page {page.number} has items, scores and flags of unequal length")
+    if state.hidden is not None and state.hidden.ndim != 1:
+        raise ValueError(f"hidden state must be 1-D (H,), got shape {state.hidden.shape}")
+    hidden = b"" if state.hidden is None else np.asarray(state.hidden, _HIDDEN).tobytes()
+    # model_version, event ids, page model versions: one UTF-8 run cut by character lengths
+    strings = [state.model_version, *state.events, *(page.model_version for page in pages)]
+    counts = (
+        len(state.seen),
+        len(state.served),
+        len(state.events),
+        len(pages),
+        sum(len(page.items) for page in pages),
+        len(state.pending_explore),
+    )
+    n_hidden = -1 if state.hidden is None else state.hidden.size
+    header = _HEADER.pack(state.seq, state.next_page, n_hidden, *counts)
+    body = struct.pack(
+        "<" + "".join(f"{length}{code}" for code, length in _sections(counts)),
+        *state.seen,
+        *state.served,
+        *state.events.values(),
+        *(page.number for page in pages),
+        *(len(page.items) for page in pages),
+        *(item for page in pages for item in page.items),
+        *(score for page in pages for score in page.scores),
+        *(flag for page in pages for flag in page.explore),
+        *state.pending_explore,
+        *state.pending_explore.values(),
+        *map(len, strings),
+    )
+    text = "".join(strings).encode(*_UTF8)
+    return b"".join([bytes([VERSION]), header, hidden, body, text])
+
+
+def decode(data: bytes, hidden_size: int | None = None) -> SessionState:
+    """Raises CorruptState for truncated, padded, unknown-version or ill-formed data, and for
+    a hidden state whose size is not `hidden_size` (a bundle with another GRU)."""
+    if not data:
+        raise CorruptState("session data is empty")
+    if data[0] != VERSION:
+        raise CorruptState(f"session format version {data[0]} is unknown (expected {VERSION})")
+    if len(data) < 1 + _HEADER.size:
+        raise CorruptState("session data is shorter than its header")
+    seq, next_page, n_hidden, *counts = _HEADER.unpack_from(data, 1)
+    if n_hidden < -1:
+        raise CorruptState(f"hidden state size {n_hidden} is negative")
+    if hidden_size is not None and n_hidden not in (-1, hidden_size):
+        raise CorruptState(f"hidden state has {n_hidden} floats, the model uses {hidden_size}")
+    offset = 1 + _HEADER.size
+    hidden = None
+    if n_hidden >= 0:
+        hidden = _take(data, offset, _HIDDEN, n_hidden).astype(np.float32)  # a writable copy
+        offset += _HIDDEN.itemsize * n_hidden
+    arrays: list[list[Any]] = []
+    for code, length in _sections(tuple(counts)):
+        dtype = np.dtype("<" + code)
+        arrays.append(_take(data, offset, dtype, length).tolist())
+        offset += dtype.itemsize * length
+    seen, served, event_seqs, numbers, sizes, items, scores, flags, rows, arms, lengths = arrays
+    try:
+        text = data[offset:].decode(*_UTF8)
+    except UnicodeDecodeError as exc:
+        raise CorruptState("session data holds a string that is not UTF-8") from exc
+    ends = list(accumulate(lengths))
+    if ends[-1] != len(text) or sum(sizes) != len(items):
+        raise CorruptState("session data is truncated, padded, or its lengths disagree")
+    strings = [text[start:end] for start, end in zip([0, *ends], ends, strict=False)]
+    event_ids, page_versions = strings[1 : 1 + len(event_seqs)], strings[1 + len(event_seqs) :]
+    pages: dict[int, Page] = {}
+    start = 0
+    for number, end, version in zip(numbers, accumulate(sizes), page_versions, strict=True):
+        pages[number] = Page(
+            number=number,
+            items=tuple(items[start:end]),
+            scores=tuple(scores[start:end]),
+            explore=tuple(flags[start:end]),
+            model_version=version,
+        )
+        start = end
+    return SessionState(
+        model_version=strings[0],
+        hidden=hidden,
+        seq=seq,
+        seen=seen,
+        served=served,
+        events=dict(zip(event_ids, event_seqs, strict=True)),
+        pages=pages,
+        next_page=next_page,
+        pending_explore=dict(zip(rows, arms, strict=True)),
+    )
+
+
+def _take(data: bytes, offset: int, dtype: np.dtype[Any], count: int) -> npt.NDArray[Any]:
+    """A bounds-checked view, so that truncated data is caught before it is read."""
+    if offset + dtype.itemsize * count > len(data):
+        raise CorruptState("session data is truncated")
+    return np.frombuffer(data, dtype, count, offset)

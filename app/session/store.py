@@ -1,0 +1,161 @@
+"""Session persistence: the SessionStore protocol and its Redis implementation.
+
+Both request paths load a session, change it and write it back through `update`, one atomic
+compare-and-set per write, with a 30-minute idle TTL. Keys carry a {session_id} hash tag so
+that one session's keys share a Redis Cluster slot.
+"""
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from app.errors import SessionBusy, StateStoreUnavailable
+from app.session.codec import CorruptState, decode, encode
+from app.session.state import SessionState
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
+
+# apply(current) -> (new_state, result); current is None for a new or expired session. It may
+# run several times (once per conflicting write), each time on a fresh copy of the state: it
+# may change that copy, but must have no effect outside the state it returns. A state whose
+# bytes equal the current ones (e.g. `current` returned as it came) writes nothing and only
+# refreshes the TTL.
+Apply = Callable[[SessionState | None], tuple[SessionState, T]]
+
+# KEYS[1] the state hash; ARGV: expected rev (0: absent), new blob, TTL in ms.
+_COMPARE_AND_SET = """
+local rev = tonumber(redis.call('HGET', KEYS[1], 'rev') or '0')
+if rev ~= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'rev', rev + 1, 'blob', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+
+class SessionStore(Protocol):
+    async def update(self, session_id: str, apply: Apply[T]) -> T:
+        """Atomic read-modify-write of one session; every call restarts its idle TTL."""
+
+    async def read(self, session_id: str) -> SessionState | None:
+        """The session's state, or None when absent or expired; leaves the TTL alone."""
+
+    async def ping(self) -> None:
+        """Raises StateStoreUnavailable when the store cannot be reached (readiness)."""
+
+    async def close(self) -> None: ...
+
+
+class SessionLocks:
+    """One asyncio.Lock per session in use, so that one process's concurrent requests of a
+    session queue instead of burning CAS retries. Locks are held weakly: a lock nobody holds
+    or awaits disappears, so ended sessions leave nothing behind."""
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+    def get(self, session_id: str) -> asyncio.Lock:
+        lock = self._locks.get(session_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[session_id] = lock
+        return lock
+
+
+def create_redis(
+    url: str, socket_timeout_s: float, connect_timeout_s: float, max_connections: int
+) -> aioredis.Redis:
+    """A client on a bounded pool where nothing waits forever. The client never retries by
+    itself: a compare-and-set replayed after a lost reply would fail and apply twice."""
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=socket_timeout_s,  # wait for a free pooled connection
+        socket_timeout=socket_timeout_s,
+        socket_connect_timeout=connect_timeout_s,
+        health_check_interval=30,  # PING a connection idle for 30 s before reusing it
+        retry=Retry(NoBackoff(), 0),
+    )
+    return aioredis.Redis.from_pool(pool)  # closing the client closes the pool
+
+
+def state_key(key_prefix: str, session_id: str) -> str:
+    return f"{key_prefix}:{{{session_id}}}:state"
+
+
+class RedisSessionStore(SessionStore):
+    """A hash {rev, blob} per session; writes compare `rev` and set both in one Lua script.
+    The client is the caller's (the bandit's counters share it): `close` leaves it open."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        key_prefix: str,
+        ttl_s: float,
+        hidden_size: int,
+        retries: int = 20,
+    ) -> None:
+        self._client = client
+        self._prefix = key_prefix
+        self._ttl_ms = round(ttl_s * 1000)
+        self._hidden_size = hidden_size
+        self._retries = retries
+        self._compare_and_set = client.register_script(_COMPARE_AND_SET)
+        self._locks = SessionLocks()
+
+    async def update(self, session_id: str, apply: Apply[T]) -> T:
+        key = state_key(self._prefix, session_id)
+        async with self._locks.get(session_id):
+            for _ in range(1 + self._retries):
+                rev, blob, current = await self._load(key)
+                new, result = apply(current)
+                new_blob = encode(new)
+                if new_blob == blob:
+                    await self._call(self._client.pexpire(key, self._ttl_ms))
+                    return result
+                args: list[int | bytes] = [rev, new_blob, self._ttl_ms]
+                if await self._call(self._compare_and_set(keys=[key], args=args)):
+                    return result
+        raise SessionBusy(f"Session {session_id!r} is being changed by too many requests at once.")
+
+    async def read(self, session_id: str) -> SessionState | None:
+        return (await self._load(state_key(self._prefix, session_id)))[2]
+
+    async def ping(self) -> None:
+        await self._call(self._client.ping())
+
+    async def close(self) -> None:
+        """Nothing of its own to release; whoever made the client closes it."""
+
+    async def _load(self, key: str) -> tuple[int, bytes | None, SessionState | None]:
+        """(rev, blob, state); a blob that does not decode reads as an expired session, and
+        its rev stays, so that the next write replaces it."""
+        rev, blob = await self._call(self._client.hmget(key, ["rev", "blob"]))
+        revision = int(rev or 0)
+        if not isinstance(blob, bytes):  # absent: the client returns bytes, never str
+            return revision, None, None
+        try:
+            return revision, blob, decode(blob, self._hidden_size)
+        except CorruptState as exc:
+            logger.warning("session key %s is unreadable, starting over: %s", key, exc)
+            return revision, None, None
+
+    async def _call(self, command: Awaitable[R]) -> R:
+        """Every Redis failure leaves the store as StateStoreUnavailable (503 + Retry-After)."""
+        try:
+            return await command
+        except RedisError as exc:
+            raise StateStoreUnavailable(
+                "The session store is unreachable right now; try again shortly."
+            ) from exc

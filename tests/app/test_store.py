@@ -1,0 +1,338 @@
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import anyio
+import numpy as np
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from app.errors import SessionBusy, StateStoreUnavailable
+from app.session.codec import decode
+from app.session.memory_store import MemorySessionStore
+from app.session.state import Caps, SessionState
+from app.session.store import (
+    Apply,
+    RedisSessionStore,
+    SessionLocks,
+    SessionStore,
+    create_redis,
+    state_key,
+)
+from tests.redis_server import free_port
+
+PREFIX = "test"
+TTL_S = 60.0
+H = 4  # hidden size of the dummy states
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def swipe(item_row: int, calls: list[int] | None = None) -> Apply[int]:
+    """An apply that records one swipe (on the state it is given) and returns the new seq."""
+
+    def apply(current: SessionState | None) -> tuple[SessionState, int]:
+        if calls is not None:
+            calls.append(item_row)
+        state = current if current is not None else SessionState(model_version="v1")
+        state.apply_swipe(item_row, np.full(H, item_row, np.float32), None, "v1", Caps())
+        return state, state.seq
+
+    return apply
+
+
+def unchanged(current: SessionState | None) -> tuple[SessionState, str]:
+    assert current is not None
+    return current, "no-op"
+
+
+MakeRedisStore = Callable[..., RedisSessionStore]
+
+
+@pytest.fixture
+async def make_redis_store(redis_url: str, anyio_backend: str) -> AsyncIterator[MakeRedisStore]:
+    """Builds stores on the test server, each with its own client (like separate replicas)."""
+    clients: list[aioredis.Redis] = []
+
+    def make(ttl_s: float = TTL_S, retries: int = 20) -> RedisSessionStore:
+        clients.append(create_redis(redis_url, 1.0, 1.0, max_connections=8))
+        return RedisSessionStore(clients[-1], PREFIX, ttl_s, hidden_size=H, retries=retries)
+
+    yield make
+    for client in clients:
+        await client.aclose()
+
+
+@pytest.fixture
+async def admin(redis_url: str, anyio_backend: str) -> AsyncIterator[aioredis.Redis]:
+    """A plain client that inspects and tampers with the store's keys."""
+    client = aioredis.Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Backend:
+    store: SessionStore
+    age: Callable[[str, float], Awaitable[None]]  # make a session's last update older by s
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def backend(
+    request: pytest.FixtureRequest, make_redis_store: MakeRedisStore, admin: aioredis.Redis
+) -> AsyncIterator[Backend]:
+    """Each store with a way to let time pass: the memory store's clock jumps; on Redis the
+    key's remaining TTL shrinks (to deletion, as Redis expires it, when it reaches 0)."""
+    if request.param == "memory":
+        clock = FakeClock()
+
+        async def jump(session_id: str, seconds: float) -> None:
+            clock.now += seconds
+
+        memory = MemorySessionStore(TTL_S, clock=clock)
+        yield Backend(memory, jump)
+        await memory.close()
+        return
+
+    async def shorten(session_id: str, seconds: float) -> None:
+        key = state_key(PREFIX, session_id)
+        left_ms = await admin.pttl(key)
+        await admin.pexpire(key, left_ms - round(seconds * 1000))  # <= 0 deletes the key
+
+    yield Backend(make_redis_store(), shorten)
+
+
+@pytest.mark.anyio
+async def test_new_session_starts_from_none_and_is_stored(backend: Backend) -> None:
+    given: list[SessionState | None] = []
+
+    def create(current: SessionState | None) -> tuple[SessionState, str]:
+        given.append(current)
+        return SessionState(model_version="v7", seq=3), "created"
+
+    assert await backend.store.read("s1") is None
+    assert await backend.store.update("s1", create) == "created"
+    assert given == [None]
+    stored = await backend.store.read("s1")
+    assert stored is not None
+    assert (stored.model_version, stored.seq) == ("v7", 3)
+    assert await backend.store.read("s2") is None  # sessions do not mix
+
+
+@pytest.mark.anyio
+async def test_update_applies_to_the_stored_state_and_returns_the_result(
+    backend: Backend,
+) -> None:
+    assert await backend.store.update("s", swipe(5)) == 1
+    assert await backend.store.update("s", swipe(8)) == 2
+    stored = await backend.store.read("s")
+    assert stored is not None
+    assert stored.seen == [5, 8]
+    assert stored.hidden is not None
+    np.testing.assert_array_equal(stored.hidden, np.full(H, 8, np.float32))
+
+
+@pytest.mark.anyio
+async def test_callers_never_share_state_with_the_store(backend: Backend) -> None:
+    kept: list[SessionState] = []
+
+    def create(current: SessionState | None) -> tuple[SessionState, None]:
+        kept.append(SessionState(model_version="v1"))
+        return kept[-1], None
+
+    await backend.store.update("s", create)
+    kept[0].seen.append(99)
+    read = await backend.store.read("s")
+    assert read is not None
+    read.seen.append(98)
+    again = await backend.store.read("s")
+    assert again is not None
+    assert again.seen == []
+
+
+@pytest.mark.anyio
+async def test_no_op_keeps_the_state_and_restarts_the_idle_ttl(backend: Backend) -> None:
+    await backend.store.update("s", swipe(5))
+    await backend.age("s", 0.6 * TTL_S)
+    assert await backend.store.update("s", unchanged) == "no-op"
+    await backend.age("s", 0.6 * TTL_S)  # 1.2 TTL after the write, 0.6 after the no-op
+    stored = await backend.store.read("s")
+    assert stored is not None
+    assert (stored.seq, stored.seen) == (1, [5])
+
+
+@pytest.mark.anyio
+async def test_read_does_not_restart_the_idle_ttl(backend: Backend) -> None:
+    await backend.store.update("s", swipe(5))
+    await backend.age("s", 0.6 * TTL_S)
+    assert await backend.store.read("s") is not None
+    await backend.age("s", 0.6 * TTL_S)
+    assert await backend.store.read("s") is None
+
+
+@pytest.mark.anyio
+async def test_idle_session_expires_and_starts_over(backend: Backend) -> None:
+    await backend.store.update("s", swipe(5))
+    await backend.age("s", TTL_S)
+    assert await backend.store.read("s") is None
+    assert await backend.store.update("s", swipe(6)) == 1  # applied to None: a new session
+
+
+@pytest.mark.anyio
+async def test_concurrent_updates_of_one_session_all_land_without_retries(
+    backend: Backend,
+) -> None:
+    calls: list[int] = []
+    updates = (backend.store.update("s", swipe(i, calls=calls)) for i in range(50))
+    seqs = await asyncio.gather(*updates)
+    assert sorted(seqs) == list(range(1, 51))
+    stored = await backend.store.read("s")
+    assert stored is not None
+    assert stored.seq == 50
+    assert sorted(stored.seen) == list(range(50))
+    assert sorted(calls) == list(range(50))  # queued on the session, never re-run
+
+
+@pytest.mark.anyio
+async def test_caps_keep_the_newest_seen_items(backend: Backend) -> None:
+    caps = Caps(seen=1000)
+
+    def hundred_swipes(current: SessionState | None) -> tuple[SessionState, None]:
+        state = current if current is not None else SessionState(model_version="v1")
+        for _ in range(100):
+            state.apply_swipe(state.seq, np.zeros(H, np.float32), None, "v1", caps)
+        return state, None
+
+    for _ in range(15):
+        await backend.store.update("s", hundred_swipes)
+    stored = await backend.store.read("s")
+    assert stored is not None
+    assert stored.seq == 1500
+    assert stored.seen == list(range(500, 1500))
+
+
+@pytest.mark.anyio
+async def test_redis_keeps_one_hash_under_a_hash_tagged_key(
+    make_redis_store: MakeRedisStore, admin: aioredis.Redis
+) -> None:
+    store = make_redis_store()
+    await store.update("a.b:c-1", swipe(5))
+    await store.update("a.b:c-1", swipe(6))
+    await store.update("a.b:c-1", unchanged)
+    assert await admin.keys("*") == [b"test:{a.b:c-1}:state"]
+    rev, blob = await admin.hmget("test:{a.b:c-1}:state", ["rev", "blob"])
+    assert rev == b"2"  # two writes; the no-op wrote nothing
+    assert isinstance(blob, bytes)
+    assert decode(blob).seen == [5, 6]
+    assert 0 < await admin.pttl("test:{a.b:c-1}:state") <= TTL_S * 1000
+
+
+@pytest.mark.anyio
+async def test_redis_expires_the_key_after_a_real_short_ttl(
+    make_redis_store: MakeRedisStore, admin: aioredis.Redis
+) -> None:
+    store = make_redis_store(ttl_s=0.5)
+    await store.update("s", swipe(5))
+    assert 0 < await admin.pttl(state_key(PREFIX, "s")) <= 500
+    await anyio.sleep(0.6)
+    assert await store.read("s") is None
+
+
+@pytest.mark.anyio
+async def test_two_replicas_on_one_redis_lose_no_update(make_redis_store: MakeRedisStore) -> None:
+    replicas = [make_redis_store(), make_redis_store()]
+    await asyncio.gather(*(replicas[i % 2].update("s", swipe(i)) for i in range(20)))
+    stored = await replicas[0].read("s")
+    assert stored is not None
+    assert stored.seq == 20
+    assert sorted(stored.seen) == list(range(20))
+
+
+@pytest.mark.anyio
+async def test_session_busy_when_every_write_loses_the_race(
+    make_redis_store: MakeRedisStore, redis_url: str
+) -> None:
+    store = make_redis_store(retries=3)
+    await store.update("s", swipe(1))
+    rival = redis.Redis.from_url(redis_url)  # another replica, writing between read and CAS
+    calls: list[int] = []
+
+    def raced(current: SessionState | None) -> tuple[SessionState, int]:
+        rival.hincrby(state_key(PREFIX, "s"), "rev", 1)
+        return swipe(2, calls=calls)(current)
+
+    with pytest.raises(SessionBusy, match="too many requests"):
+        await store.update("s", raced)
+    rival.close()
+    assert len(calls) == 4  # the first attempt and 3 retries
+    stored = await store.read("s")
+    assert stored is not None
+    assert stored.seen == [1]
+
+
+@pytest.mark.anyio
+async def test_unreachable_redis_fails_fast_as_store_unavailable() -> None:
+    client = create_redis(f"redis://127.0.0.1:{free_port()}/0", 0.1, 0.1, max_connections=2)
+    store = RedisSessionStore(client, PREFIX, TTL_S, hidden_size=H)
+    with anyio.fail_after(1):
+        with pytest.raises(StateStoreUnavailable, match="unreachable"):
+            await store.update("s", swipe(1))
+        with pytest.raises(StateStoreUnavailable):
+            await store.read("s")
+        with pytest.raises(StateStoreUnavailable):
+            await store.ping()
+    await client.aclose()
+
+
+@pytest.mark.anyio
+async def test_corrupt_blob_reads_as_a_new_session_and_is_replaced(
+    make_redis_store: MakeRedisStore, admin: aioredis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = state_key(PREFIX, "s")
+    await admin.hset(key, mapping={"rev": 3, "blob": b"\x01garbage"})
+    store = make_redis_store()
+    with caplog.at_level(logging.WARNING):
+        assert await store.read("s") is None
+    assert "unreadable" in caplog.text
+    assert await store.update("s", swipe(5)) == 1
+    assert await admin.hget(key, "rev") == b"4"
+    stored = await store.read("s")
+    assert stored is not None
+    assert stored.seen == [5]
+
+
+@pytest.mark.anyio
+async def test_memory_store_drops_expired_sessions_as_time_passes() -> None:
+    clock = FakeClock()
+    store = MemorySessionStore(TTL_S, clock=clock)
+    for i in range(100):
+        await store.update(f"s{i}", swipe(i))
+    clock.now += TTL_S / 2
+    await store.update("s0", swipe(100))  # s0 is active again; s1..s99 idle
+    clock.now += TTL_S / 2
+    await store.update("late", swipe(0))
+    assert len(store) == 2  # s0 and late: the idle ones are gone, not merely unreadable
+    await store.close()
+
+
+def test_session_locks_are_shared_while_used_and_then_dropped() -> None:
+    locks = SessionLocks()
+    first = locks.get("s")
+    assert locks.get("s") is first
+    assert locks.get("t") is not first
+    assert len(locks) == 1  # the lock of "t" had no holder left
+    del first
+    assert len(locks) == 0
