@@ -5,8 +5,12 @@ BIN := $(VENV)/bin
 DATA ?= ../shared/data/microlens50k/MicroLens-50k_pairs.tsv.gz
 BUNDLE_DIR ?= bundles
 DEFAULT_BUNDLE := $(BUNDLE_DIR)/demo
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 1
+export NEXTSWIPE_BUNDLE ?= $(DEFAULT_BUNDLE)
 
-.PHONY: install redis check test bundle-tiny bundle bundle-microlens tune-microlens run clean
+.PHONY: install redis check test bundle-tiny bundle bundle-microlens tune-microlens run serve clean
 
 # One virtual environment with every extra; rebuilt when pyproject.toml changes.
 $(BIN)/.installed: pyproject.toml
@@ -28,6 +32,7 @@ check: install
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
 
 test: install redis check
 	$(BIN)/pytest
@@ -51,7 +56,14 @@ bundle-microlens: install
 tune-microlens: install
 	$(BIN)/python -m models.tune --config models/configs/microlens.toml --data $(DATA)
 
-run: install bundle
+# Build what is missing (venv, default bundle), then serve it on the embedded session store
+# (set NEXTSWIPE_REDIS_URL for Redis). HOST, PORT, NEXTSWIPE_BUNDLE change the defaults.
+run: install bundle serve
+
+# Serve without building anything.
+serve:
+	$(BIN)/uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT) \
+	  --workers $(WORKERS) --loop uvloop --http httptools --no-access-log
 
 clean:
 	rm -rf build $(BUNDLE_DIR)

@@ -34,7 +34,7 @@ def run_candidate(config: TrainConfig, data: Prepared, candidate: str) -> list[d
 
     def validate(epoch: int, trained: GRU4Rec) -> None:
         metrics = measure(gru_predictions(trained, data.held_out.sessions))
-        row = {"candidate": candidate, "epoch": epoch, "seconds": time.time() - t0, **metrics}
+        row = {"candidate": candidate, "epoch": epoch, **metrics, "elapsed_s": time.time() - t0}
         rows.append(row)
         print(json.dumps(row), flush=True)
 

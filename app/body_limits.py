@@ -1,0 +1,59 @@
+"""ASGI middleware that refuses request bodies that are too large (413) or not JSON (415).
+
+It runs before routing. A declared Content-Length over the limit is refused at once; a
+streamed body is read up to the limit (it is small by contract) and then handed on whole.
+"""
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.error_handlers import error_response
+
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+class BodyLimits:
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if content_type != b"application/json":
+            shown = content_type.decode("latin-1") or "none"
+            detail = f"the body must be application/json, not {shown}"
+            await error_response(415, "unsupported_media_type", detail)(scope, receive, send)
+            return
+        too_large = error_response(
+            413, "payload_too_large", f"the body is larger than {self.max_body_bytes} bytes"
+        )
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            await too_large(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size, more = 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False)
+            if size > self.max_body_bytes:
+                await too_large(scope, receive, send)
+                return
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)

@@ -1,0 +1,77 @@
+"""The swipe path: event -> weight -> read state -> GRU step -> write state -> credit arm.
+
+Everything is validated before the first write: an unknown item changes nothing stored.
+The read-step-write is one atomic store update, so two swipes of one session never
+overwrite each other, and a retried event id is applied at most once.
+"""
+
+import time
+from dataclasses import dataclass
+
+from app.bandit.rewards import ArmStats
+from app.engagement import EngagementEvent, EngagementWeights, engagement_weight
+from app.errors import UnknownItem
+from app.model import ServingModel
+from app.session.state import Caps, SessionState
+from app.session.store import SessionStore
+from app.telemetry import Telemetry
+
+
+@dataclass(frozen=True, slots=True)
+class SwipeResult:
+    seq: int
+    weight: float
+    new_session: bool
+    duplicate: bool
+    model_version: str
+    explored_arm: int | None = None  # the bandit arm credited, when the item was explored
+
+
+async def record_swipe(
+    session_id: str,
+    item_id: str,
+    event_id: str | None,
+    engagement: EngagementEvent,
+    *,
+    model: ServingModel,
+    store: SessionStore,
+    arms: ArmStats,
+    caps: Caps,
+    weights: EngagementWeights,
+    telemetry: Telemetry,
+) -> SwipeResult:
+    item_row = model.vocab.row(item_id)
+    if item_row is None:
+        raise UnknownItem(f"item {item_id!r} is not in the catalogue of model {model.version}")
+    weight = engagement_weight(engagement, weights)
+    started = time.perf_counter()
+    applied_at = started
+
+    def apply(state: SessionState | None) -> tuple[SessionState, SwipeResult]:
+        nonlocal applied_at
+        telemetry.observe("state_read", time.perf_counter() - started)
+        if state is not None and event_id is not None and event_id in state.events:
+            seq = state.events[event_id]  # a retry: nothing changes, the first seq is echoed
+            return state, SwipeResult(seq, weight, False, True, state.model_version)
+        current = state or SessionState(model_version=model.version)
+        if current.model_version != model.version:
+            current.hidden = None  # a state of another model means nothing to this one
+        with telemetry.stage("gru_step"):
+            hidden = model.step.step(current.hidden, item_row, weight)
+        arm = current.apply_swipe(item_row, hidden, event_id, model.version, caps)
+        applied_at = time.perf_counter()
+        return current, SwipeResult(current.seq, weight, state is None, False, model.version, arm)
+
+    result = await store.update(session_id, apply)
+    telemetry.observe("state_write", time.perf_counter() - applied_at)
+    if result.duplicate:
+        telemetry.duplicates.inc()
+        return result
+    telemetry.swipes.inc()
+    telemetry.new_sessions.inc(result.new_session)
+    telemetry.skips.inc(weight <= weights.skip_weight)
+    telemetry.completions.inc(weight >= 1.0)
+    if result.explored_arm is not None:
+        await arms.record_reward(result.explored_arm, weight)
+        telemetry.explore_rewards.inc(weight)
+    return result

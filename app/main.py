@@ -1,0 +1,31 @@
+"""create_app(): assembles settings, lifespan, middleware, error handlers and routers.
+
+Served by `uvicorn app.main:create_app --factory`; settings are read once, here, from the
+environment unless a test passes its own.
+"""
+
+import numpy as np
+from fastapi import FastAPI
+
+from app.body_limits import BodyLimits
+from app.error_handlers import install_error_handlers
+from app.lifespan import lifespan_for
+from app.routes import feed, health, swipe
+from app.settings import Settings
+
+
+def create_app(settings: Settings | None = None, rng: np.random.Generator | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    app = FastAPI(
+        title="nextswipe",
+        summary="Session-based next-swipe recommendations: POST /swipe, GET /feed.",
+        version="0.1.0",
+        lifespan=lifespan_for(settings, rng),
+        debug=False,
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodyLimits, max_body_bytes=settings.max_body_bytes)
+    app.include_router(swipe.router)
+    app.include_router(feed.router)
+    app.include_router(health.router)
+    return app

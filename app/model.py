@@ -1,0 +1,63 @@
+"""ServingModel: the loaded bundle the service answers with, checked against its manifest.
+
+Loaded once at startup (never per request): the item vocabulary, the ONNX step, the FAISS
+retriever and the exploration policy, all from one verified bundle directory. A startup
+that finds any file disagreeing with the manifest raises BundleMismatch and does not serve.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from app.bandit.policy import ThompsonPolicy
+from app.bundle import CLUSTERS_FILE, POPULARITY_FILE, BundleMismatch, Manifest, verify_bundle
+from app.gru.step import GruStep
+from app.gru.vocab import ItemVocab
+from app.retrieval.index import Retriever
+
+
+@dataclass(frozen=True, slots=True)
+class ServingModel:
+    manifest: Manifest
+    vocab: ItemVocab
+    step: GruStep
+    retriever: Retriever
+    policy: ThompsonPolicy
+    clusters: npt.NDArray[np.int32]  # (n_items,) the bandit arm of each item
+    popularity_share: npt.NDArray[np.float32]  # (n_items,) popularity / max: cold-start score
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version
+
+    @property
+    def n_arms(self) -> int:
+        return self.manifest.n_clusters
+
+
+def load_model(
+    bundle_dir: Path,
+    ort_threads: int = 1,
+    faiss_threads: int = 1,
+    explore_popularity_alpha: float = 0.5,
+) -> ServingModel:
+    manifest = verify_bundle(bundle_dir)
+    popularity = np.load(bundle_dir / POPULARITY_FILE, allow_pickle=False)
+    clusters = np.load(bundle_dir / CLUSTERS_FILE, allow_pickle=False)
+    policy = ThompsonPolicy(clusters, popularity, explore_popularity_alpha)
+    if clusters.shape != (manifest.n_items,) or policy.n_arms != manifest.n_clusters:
+        raise BundleMismatch(
+            f"clusters.npy holds {clusters.shape[0]} items in {policy.n_arms} clusters; "
+            f"the manifest says {manifest.n_items} items in {manifest.n_clusters}"
+        )
+    return ServingModel(
+        manifest=manifest,
+        vocab=ItemVocab.from_bundle(bundle_dir, manifest),
+        step=GruStep(bundle_dir, manifest, ort_threads),
+        retriever=Retriever(bundle_dir, manifest, faiss_threads),
+        policy=policy,
+        clusters=clusters,
+        popularity_share=(popularity / max(int(popularity.max()), 1)).astype(np.float32),
+    )

@@ -1,0 +1,75 @@
+"""GET /feed: the next page of a session's feed -> flows.build_feed -> FeedOut."""
+
+import time
+from typing import Annotated
+
+import numpy as np
+from fastapi import APIRouter, Depends, Query
+
+from app.deps import (
+    ArmsDep,
+    CapsDep,
+    ModelDep,
+    RngDep,
+    SettingsDep,
+    SignerDep,
+    StoreDep,
+    TelemetryDep,
+    require_token,
+)
+from app.errors import InvalidRequest
+from app.flows.build_feed import build_feed
+from app.schemas import SESSION_ID_PATTERN, ErrorOut, FeedItem, FeedOut
+
+router = APIRouter(dependencies=[Depends(require_token)])
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorOut} for code in (400, 401, 422, 503)
+}
+
+
+@router.get("/feed", response_model=FeedOut, responses=_ERRORS)
+async def get_feed(
+    session_id: Annotated[str, Query(pattern=SESSION_ID_PATTERN)],
+    model: ModelDep,
+    store: StoreDep,
+    arms: ArmsDep,
+    signer: SignerDep,
+    caps: CapsDep,
+    rng: RngDep,
+    settings: SettingsDep,
+    telemetry: TelemetryDep,
+    count: Annotated[int | None, Query(ge=1)] = None,
+    cursor: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+) -> FeedOut:
+    started = time.perf_counter()
+    if count is not None and count > settings.feed_max_count:
+        raise InvalidRequest(f"count: must be at most {settings.feed_max_count}")
+    result = await build_feed(
+        session_id,
+        count or settings.feed_default_count,
+        cursor,
+        model=model,
+        store=store,
+        arms=arms,
+        signer=signer,
+        caps=caps,
+        explore_share=settings.explore_share,
+        rng=rng,
+        telemetry=telemetry,
+    )
+    ids = model.vocab.ids_of(np.asarray(result.page.items, dtype=np.int64))
+    items = [
+        FeedItem(item_id=item_id, score=score, source="explore" if explore else "model", rank=rank)
+        for rank, (item_id, score, explore) in enumerate(
+            zip(ids, result.page.scores, result.page.explore, strict=True)
+        )
+    ]
+    telemetry.request_seconds.labels("feed").observe(time.perf_counter() - started)
+    return FeedOut(
+        session_id=session_id,
+        items=items,
+        cursor=result.cursor,
+        next_cursor=result.next_cursor,
+        model_version=result.page.model_version,
+    )

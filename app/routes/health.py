@@ -1,0 +1,30 @@
+"""/healthz (the process is alive), /readyz (bundle loaded and store reachable), /metrics."""
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from app.deps import ModelDep, StoreDep, TelemetryDep
+from app.errors import StateStoreUnavailable
+
+router = APIRouter()
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=None)
+async def readyz(model: ModelDep, store: StoreDep) -> dict[str, str] | JSONResponse:
+    try:
+        await store.ping()
+    except StateStoreUnavailable as error:
+        body = {"error": error.code, "detail": error.detail}
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
+    return {"status": "ready", "model_version": model.version}
+
+
+@router.get("/metrics")
+async def metrics(request: Request, telemetry: TelemetryDep) -> Response:
+    return Response(telemetry.exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,59 @@
+"""POST /swipe: one engagement event -> flows.record_swipe -> SwipeOut."""
+
+import time
+
+from fastapi import APIRouter, Depends
+
+from app.deps import ArmsDep, CapsDep, ModelDep, SettingsDep, StoreDep, TelemetryDep, require_token
+from app.engagement import EngagementEvent
+from app.flows.record_swipe import record_swipe
+from app.schemas import ErrorOut, SwipeIn, SwipeOut
+
+router = APIRouter(dependencies=[Depends(require_token)])
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorOut} for code in (401, 404, 413, 415, 422, 503)
+}
+
+
+@router.post("/swipe", response_model=SwipeOut, responses=_ERRORS)
+async def post_swipe(
+    swipe: SwipeIn,
+    model: ModelDep,
+    store: StoreDep,
+    arms: ArmsDep,
+    caps: CapsDep,
+    settings: SettingsDep,
+    telemetry: TelemetryDep,
+) -> SwipeOut:
+    started = time.perf_counter()
+    engagement = EngagementEvent(
+        watch_ms=swipe.watch_ms,
+        duration_ms=swipe.duration_ms,
+        liked=swipe.liked,
+        shared=swipe.shared,
+        saved=swipe.saved,
+        commented=swipe.commented,
+        replays=swipe.replays,
+    )
+    result = await record_swipe(
+        swipe.session_id,
+        swipe.item_id,
+        swipe.event_id,
+        engagement,
+        model=model,
+        store=store,
+        arms=arms,
+        caps=caps,
+        weights=settings.engagement,
+        telemetry=telemetry,
+    )
+    telemetry.request_seconds.labels("swipe").observe(time.perf_counter() - started)
+    return SwipeOut(
+        session_id=swipe.session_id,
+        seq=result.seq,
+        weight=result.weight,
+        new_session=result.new_session,
+        duplicate=result.duplicate,
+        model_version=result.model_version,
+    )

@@ -1,0 +1,103 @@
+"""Service settings: one frozen value read once from NEXTSWIPE_* environment variables.
+
+`create_app(settings=None)` builds it with `Settings.from_env()`; tests build `Settings(...)`
+directly. Every number that matters is a setting with its unit in the name.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from starlette.config import Config
+
+from app.engagement import EngagementWeights
+
+DEFAULT_BUNDLE = Path("bundles/demo")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    bundle_dir: Path = DEFAULT_BUNDLE  # the exported bundle to serve
+    redis_url: str | None = None  # None: the embedded in-process store (one process only)
+    key_prefix: str = "ns"  # namespace of every Redis key
+    session_ttl_s: int = 1800  # idle time after which a session is gone
+    redis_socket_timeout_s: float = 0.25  # per Redis command; nothing waits forever
+    redis_connect_timeout_s: float = 0.5
+    redis_max_connections: int = 64
+    max_seen: int = 1000  # swiped items remembered per session (never served again)
+    max_served: int = 2000  # served items remembered per session (never served twice)
+    max_pages: int = 20  # pages kept per session for cursor replays
+    max_event_ids: int = 256  # idempotency keys kept per session
+    max_pending_explore: int = 200  # explored items awaiting a swipe (bandit credit)
+    update_retries: int = 20  # optimistic-concurrency retries of one session update
+    feed_default_count: int = 10
+    feed_max_count: int = 100
+    explore_share: float = 0.2  # share of each page filled by the bandit
+    explore_popularity_alpha: float = 0.5  # 0: uniform over a cluster's items; 1: by popularity
+    cursor_secret: str = "nextswipe-dev-secret"  # HMAC key of cursors; set it in production
+    auth_token: str | None = None  # bearer token for /swipe and /feed; None behind a gateway
+    max_body_bytes: int = 16_384
+    ort_intra_op_threads: int = 1
+    faiss_omp_threads: int = 1
+    engagement: EngagementWeights = field(default_factory=EngagementWeights)
+
+    def __post_init__(self) -> None:
+        if self.session_ttl_s < 1:
+            raise ValueError("session_ttl_s must be at least 1")
+        if not 0.0 <= self.explore_share <= 1.0:
+            raise ValueError("explore_share must be in [0, 1]")
+        for name in ("max_seen", "max_served", "max_pages", "max_event_ids", "update_retries"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if not 1 <= self.feed_default_count <= self.feed_max_count:
+            raise ValueError("1 <= feed_default_count <= feed_max_count is required")
+
+    @classmethod
+    def from_env(cls, config: Config | None = None) -> "Settings":
+        """Read NEXTSWIPE_* variables once; unset ones keep the defaults above."""
+        env = config or Config(env_prefix="NEXTSWIPE_")
+        defaults = cls()
+        weights = EngagementWeights(
+            skip_ms=env("SKIP_MS", cast=int, default=defaults.engagement.skip_ms),
+            skip_weight=env("SKIP_WEIGHT", cast=float, default=defaults.engagement.skip_weight),
+            reference_duration_ms=env(
+                "REFERENCE_DURATION_MS",
+                cast=int,
+                default=defaults.engagement.reference_duration_ms,
+            ),
+            share=env("WEIGHT_SHARE", cast=float, default=defaults.engagement.share),
+            save=env("WEIGHT_SAVE", cast=float, default=defaults.engagement.save),
+            replay=env("WEIGHT_REPLAY", cast=float, default=defaults.engagement.replay),
+            like=env("WEIGHT_LIKE", cast=float, default=defaults.engagement.like),
+            comment=env("WEIGHT_COMMENT", cast=float, default=defaults.engagement.comment),
+        )
+        redis_url: str | None = env("REDIS_URL", default=None) or None
+        auth_token: str | None = env("AUTH_TOKEN", default=None) or None
+        return cls(
+            bundle_dir=Path(env("BUNDLE", default=str(defaults.bundle_dir))),
+            redis_url=redis_url,
+            key_prefix=env("KEY_PREFIX", default=defaults.key_prefix),
+            session_ttl_s=env("SESSION_TTL_S", cast=int, default=defaults.session_ttl_s),
+            redis_socket_timeout_s=env(
+                "REDIS_SOCKET_TIMEOUT_S", cast=float, default=defaults.redis_socket_timeout_s
+            ),
+            redis_connect_timeout_s=env(
+                "REDIS_CONNECT_TIMEOUT_S", cast=float, default=defaults.redis_connect_timeout_s
+            ),
+            redis_max_connections=env(
+                "REDIS_MAX_CONNECTIONS", cast=int, default=defaults.redis_max_connections
+            ),
+            max_seen=env("MAX_SEEN", cast=int, default=defaults.max_seen),
+            max_served=env("MAX_SERVED", cast=int, default=defaults.max_served),
+            max_pages=env("MAX_PAGES", cast=int, default=defaults.max_pages),
+            max_event_ids=env("MAX_EVENT_IDS", cast=int, default=defaults.max_event_ids),
+            explore_share=env("EXPLORE_SHARE", cast=float, default=defaults.explore_share),
+            cursor_secret=env("CURSOR_SECRET", default=defaults.cursor_secret),
+            auth_token=auth_token,
+            ort_intra_op_threads=env(
+                "ORT_INTRA_OP_THREADS", cast=int, default=defaults.ort_intra_op_threads
+            ),
+            faiss_omp_threads=env(
+                "FAISS_OMP_THREADS", cast=int, default=defaults.faiss_omp_threads
+            ),
+            engagement=weights,
+        )

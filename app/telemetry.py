@@ -1,0 +1,65 @@
+"""Prometheus metrics of one app instance: latency per endpoint and per hot-path stage, counters.
+
+Each app gets its own registry (no import-time global), so tests can build many apps.
+`stage()` times one stage of a request path: state read, GRU step, state write, search,
+filtering, exploration.
+"""
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+# 50 us .. 1 s: the hot path lives in the sub-millisecond buckets
+_BUCKETS_S = (5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 1.0)
+
+
+class Telemetry:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.request_seconds = Histogram(
+            "nextswipe_request_seconds",
+            "Request latency by endpoint",
+            ["endpoint"],
+            buckets=_BUCKETS_S,
+            registry=self.registry,
+        )
+        self.stage_seconds = Histogram(
+            "nextswipe_stage_seconds",
+            "Latency of one stage of a request path",
+            ["stage"],
+            buckets=_BUCKETS_S,
+            registry=self.registry,
+        )
+        counter = self._counter
+        self.swipes = counter("nextswipe_swipes_total", "Swipes applied to a session state")
+        self.skips = counter("nextswipe_skips_total", "Swipes that were skips (weight <= skip)")
+        self.completions = counter("nextswipe_completions_total", "Swipes with weight 1")
+        self.duplicates = counter("nextswipe_duplicate_swipes_total", "Retried event ids")
+        self.new_sessions = counter("nextswipe_new_sessions_total", "Sessions started")
+        self.pages = counter("nextswipe_pages_total", "Feed pages built")
+        self.page_replays = counter("nextswipe_page_replays_total", "Pages replayed by cursor")
+        self.explore_impressions = counter(
+            "nextswipe_explore_impressions_total", "Items served from exploration slots"
+        )
+        self.explore_rewards = counter(
+            "nextswipe_explore_rewards_total", "Engagement weight credited to bandit arms"
+        )
+
+    def _counter(self, name: str, documentation: str) -> Counter:
+        return Counter(name, documentation, registry=self.registry)
+
+    def observe(self, stage: str, seconds: float) -> None:
+        self.stage_seconds.labels(stage).observe(seconds)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stage_seconds.labels(name).observe(time.perf_counter() - start)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
