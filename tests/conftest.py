@@ -18,6 +18,10 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY_CONFIG = ROOT / "models" / "configs" / "tiny.toml"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--redis-url", default=None, help="use this Redis instead of starting one")
+
+
 @dataclass(frozen=True, slots=True)
 class TinyBundle:
     path: Path
