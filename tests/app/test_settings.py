@@ -1,0 +1,55 @@
+"""Settings come from NEXTSWIPE_* variables once, with checked values."""
+
+from pathlib import Path
+
+import pytest
+from starlette.config import Config
+
+from app.settings import DEFAULT_BUNDLE, Settings
+
+
+def test_defaults_without_environment() -> None:
+    settings = Settings.from_env(Config(environ={}, env_prefix="NEXTSWIPE_"))
+    assert settings == Settings()
+    assert (settings.bundle_dir, settings.redis_url, settings.session_ttl_s) == (
+        DEFAULT_BUNDLE,
+        None,
+        1800,
+    )
+
+
+def test_environment_overrides() -> None:
+    environ = {
+        "NEXTSWIPE_BUNDLE": "/srv/bundle",
+        "NEXTSWIPE_REDIS_URL": "redis://127.0.0.1:6380/1",
+        "NEXTSWIPE_SESSION_TTL_S": "60",
+        "NEXTSWIPE_EXPLORE_SHARE": "0.3",
+        "NEXTSWIPE_AUTH_TOKEN": "t0ken",
+        "NEXTSWIPE_SKIP_MS": "2000",
+        "NEXTSWIPE_WEIGHT_LIKE": "0.5",
+    }
+    settings = Settings.from_env(Config(environ=environ, env_prefix="NEXTSWIPE_"))
+    assert settings.bundle_dir == Path("/srv/bundle")
+    assert settings.redis_url == "redis://127.0.0.1:6380/1"
+    assert (settings.session_ttl_s, settings.explore_share) == (60, 0.3)
+    assert settings.auth_token == "t0ken"
+    assert (settings.engagement.skip_ms, settings.engagement.like) == (2000, 0.5)
+
+
+def test_empty_redis_url_means_embedded_store() -> None:
+    config = Config(environ={"NEXTSWIPE_REDIS_URL": ""}, env_prefix="NEXTSWIPE_")
+    assert Settings.from_env(config).redis_url is None
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"NEXTSWIPE_SESSION_TTL_S": "0"}, "session_ttl_s"),
+        ({"NEXTSWIPE_EXPLORE_SHARE": "1.5"}, "explore_share"),
+        ({"NEXTSWIPE_MAX_SEEN": "0"}, "max_seen"),
+        ({"NEXTSWIPE_SESSION_TTL_S": "soon"}, "SESSION_TTL_S"),
+    ],
+)
+def test_bad_values_are_refused(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Settings.from_env(Config(environ=environ, env_prefix="NEXTSWIPE_"))
