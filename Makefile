@@ -9,8 +9,18 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 1
 export NEXTSWIPE_BUNDLE ?= $(DEFAULT_BUNDLE)
+# Load test (`make loadtest`): a fixed arrival rate for a fixed time; the step search raises the
+# rate by STEP every STEP_DURATION seconds until p99 breaks its budget (LOADTEST_P99_MS, 50 ms).
+BUNDLE ?= $(DEFAULT_BUNDLE)
+RATE ?= 1000
+DURATION ?= 60
+STEP ?= 250
+STEP_DURATION ?= 20
+MAX_RATE ?= 10000
+LOADTEST := $(BIN)/python -m loadtest.run --workers $(WORKERS) --bundle $(BUNDLE)
 
-.PHONY: install redis check test bundle-tiny bundle bundle-microlens tune-microlens run serve clean
+.PHONY: install redis check test bundle-tiny bundle bundle-microlens tune-microlens run serve clean \
+	loadtest loadtest-step loadtest-baseline
 
 # One virtual environment with every extra; rebuilt when pyproject.toml changes.
 $(BIN)/.installed: pyproject.toml
@@ -64,6 +74,19 @@ run: install bundle serve
 serve:
 	$(BIN)/uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT) \
 	  --workers $(WORKERS) --loop uvloop --http httptools --no-access-log
+
+# Redis, the service and locust on loopback; a table and a PNG per run in build/loadtest.
+# Not part of `make test` (tests/loadtest/test_smoke.py runs a 5-second version).
+loadtest: install bundle
+	$(LOADTEST) --rate $(RATE) --duration $(DURATION)
+
+# The highest rate whose p99 holds the budget.
+loadtest-step: install bundle
+	$(LOADTEST) --step --rate $(STEP) --step-size $(STEP) --duration $(STEP_DURATION) --max-rate $(MAX_RATE)
+
+# The same step search against nextswipe and a bare FastAPI app, in one run.
+loadtest-baseline: install bundle
+	$(LOADTEST) --step --baseline --rate $(STEP) --step-size $(STEP) --duration $(STEP_DURATION) --max-rate $(MAX_RATE)
 
 clean:
 	rm -rf build $(BUNDLE_DIR)

@@ -61,7 +61,8 @@ def compose_page(
     page = Page(
         number=number,
         items=tuple(row for row, _, _ in merged),
-        scores=tuple(score for _, score, _ in merged),
+        # float32 as stored, so that a replayed page is byte-identical to the first answer
+        scores=tuple(float(np.float32(score)) for _, score, _ in merged),
         explore=tuple(flag for _, _, flag in merged),
         model_version=model.version,
     )
