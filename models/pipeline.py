@@ -4,15 +4,17 @@
         --data ../shared/data/microlens50k/MicroLens-50k_pairs.tsv.gz --out bundles/microlens
 
 Trains on train + validation with the chosen configuration, evaluates on test (model and
-baselines, the same split), writes the bundle (metrics in its manifest) and
-`build/<bundle name>-report.json`. With `synthetic_users` in the config it needs no data
-file (the demo bundle).
+baselines, the same split), writes the bundle (metrics in its manifest),
+`build/<bundle name>-report.json` and the checkpoint `build/checkpoints/<bundle name>.pt`.
+With `synthetic_users` in the config it needs no data file (the demo bundle).
 """
 
 import argparse
 import json
 import time
 from pathlib import Path
+
+import torch
 
 from models import config as config_module
 from models.evaluate import evaluate_all, format_table, report
@@ -34,7 +36,10 @@ def main() -> None:
     data = prepare(config, args.data, "final")
     print("data:", data.dataset)
     checkpoint = fit(config, data)
-    print(f"trained in {checkpoint['train_seconds']:.0f} s")
+    checkpoint_path = Path("build/checkpoints") / f"{args.out.name}.pt"
+    checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(checkpoint, checkpoint_path)  # for models.evaluate and --resume
+    print(f"trained in {checkpoint['train_seconds']:.0f} s; checkpoint: {checkpoint_path}")
     t0 = time.time()
     results = evaluate_all(model_from_checkpoint(checkpoint), data, not args.no_baselines)
     print(f"evaluated in {time.time() - t0:.0f} s on the {data.dataset['held_out']} split")
