@@ -21,6 +21,7 @@ from app.bundle import INDEX_FILE, BundleMismatch
 from app.main import create_app
 from app.settings import Settings
 from tests.conftest import TinyBundle
+from tests.redis_server import free_port
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -266,3 +267,21 @@ def test_tampered_bundle_refuses_to_start(
     app = create_app(replace(settings, bundle_dir=bundle))
     with pytest.raises(BundleMismatch, match="items.faiss"), TestClient(app):
         pass
+
+
+def test_unreachable_redis_is_503_with_retry_after(
+    tiny_bundle: TinyBundle, item_ids: list[str]
+) -> None:
+    closed_port = free_port()  # nothing listens there
+    settings = Settings(
+        bundle_dir=tiny_bundle.path,
+        redis_url=f"redis://127.0.0.1:{closed_port}/0",
+        redis_socket_timeout_s=0.1,
+        redis_connect_timeout_s=0.1,
+    )
+    with TestClient(create_app(settings)) as client:
+        response = swipe(client, "s1", item_ids[0], event_id="e1")
+        assert_error(response, 503, "state_store_unavailable")
+        assert response.headers["retry-after"] == "1"
+        assert_error(client.get("/readyz"), 503, "state_store_unavailable")
+        assert client.get("/healthz").status_code == 200  # alive, just not ready
