@@ -5,8 +5,9 @@ A bundle that disagrees with its manifest stops the startup with BundleMismatch.
 being down at startup does not: /readyz says so, and requests answer 503 until it is back.
 """
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import TypedDict
 
 import numpy as np
@@ -14,6 +15,7 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI
 
 from app.bandit.rewards import ArmStats, MemoryArmStats, RedisArmStats
+from app.errors import StateStoreUnavailable
 from app.model import ServingModel, load_model
 from app.session.cursor import CursorSigner
 from app.session.memory_store import MemorySessionStore
@@ -61,6 +63,7 @@ def lifespan_for(settings: Settings, rng: np.random.Generator | None = None) -> 
         client: aioredis.Redis | None = None
         store: SessionStore
         arms: ArmStats
+        sync: asyncio.Task[None] | None = None  # the bandit counts' exchange with Redis
         if settings.redis_url is None:
             store = MemorySessionStore(settings.session_ttl_s)
             arms = MemoryArmStats(model.n_arms)
@@ -79,7 +82,13 @@ def lifespan_for(settings: Settings, rng: np.random.Generator | None = None) -> 
                 settings.update_retries,
             )
             # arms are the clusters of one bundle: another bundle's statistics mean nothing
-            arms = RedisArmStats(client, f"{settings.key_prefix}:{model.version}", model.n_arms)
+            shared_arms = RedisArmStats(
+                client, f"{settings.key_prefix}:{model.version}", model.n_arms
+            )
+            with suppress(StateStoreUnavailable):  # Redis may be down: the loop retries
+                await shared_arms.sync()
+            sync = asyncio.create_task(shared_arms.run(settings.bandit_sync_s))
+            arms = shared_arms
         try:
             yield State(
                 settings=settings,
@@ -93,6 +102,12 @@ def lifespan_for(settings: Settings, rng: np.random.Generator | None = None) -> 
                 redis=client,
             )
         finally:
+            if sync is not None:
+                sync.cancel()
+                with suppress(asyncio.CancelledError):
+                    await sync
+                with suppress(StateStoreUnavailable):  # the last counts, if Redis is there
+                    await shared_arms.sync()
             await store.close()
             if client is not None:
                 await client.aclose()

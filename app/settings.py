@@ -33,6 +33,7 @@ class Settings:
     feed_max_count: int = 100
     explore_share: float = 0.2  # share of each page filled by the bandit
     explore_popularity_alpha: float = 0.5  # 0: uniform over a cluster's items; 1: by popularity
+    bandit_sync_s: float = 1.0  # how often a replica exchanges bandit counts with Redis
     cursor_secret: str = "nextswipe-dev-secret"  # HMAC key of cursors; set it in production
     auth_token: str | None = None  # bearer token for /swipe and /feed; None behind a gateway
     max_body_bytes: int = 16_384
@@ -45,6 +46,8 @@ class Settings:
             raise ValueError("session_ttl_s must be at least 1")
         if not 0.0 <= self.explore_share <= 1.0:
             raise ValueError("explore_share must be in [0, 1]")
+        if self.bandit_sync_s <= 0.0:
+            raise ValueError("bandit_sync_s must be positive")
         for name in ("max_seen", "max_served", "max_pages", "max_event_ids", "update_retries"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
@@ -91,6 +94,7 @@ class Settings:
             max_pages=env("MAX_PAGES", cast=int, default=defaults.max_pages),
             max_event_ids=env("MAX_EVENT_IDS", cast=int, default=defaults.max_event_ids),
             explore_share=env("EXPLORE_SHARE", cast=float, default=defaults.explore_share),
+            bandit_sync_s=env("BANDIT_SYNC_S", cast=float, default=defaults.bandit_sync_s),
             cursor_secret=env("CURSOR_SECRET", default=defaults.cursor_secret),
             auth_token=auth_token,
             ort_intra_op_threads=env(

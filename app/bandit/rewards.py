@@ -2,10 +2,13 @@
 
 The feed path counts an impression for each exploration slot it serves and reads the
 posteriors; the swipe path adds the engagement weight of a swipe on an explored item as its
-reward. In Redis, one hash is shared by every replica; in memory, one process keeps it.
+reward. Neither touches the network: each process counts in memory, and with Redis a
+background task exchanges the counts with one hash shared by every replica once a second
+(one MULTI/EXEC round trip), so the posteriors lag the other replicas by that much.
 """
 
-from collections import Counter
+import asyncio
+import logging
 from typing import Protocol
 
 import numpy as np
@@ -15,15 +18,16 @@ from redis.exceptions import RedisError
 
 from app.errors import StateStoreUnavailable
 
+logger = logging.getLogger(__name__)
 Posteriors = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]  # (n_arms,) alpha, beta
 
 
 class ArmStats(Protocol):
     """What the flows take: RedisArmStats across replicas, MemoryArmStats in one process."""
 
-    async def record_impressions(self, arms: list[int]) -> None: ...
-    async def record_reward(self, arm: int, reward: float) -> None: ...
-    async def posteriors(self) -> Posteriors: ...
+    def record_impressions(self, arms: list[int]) -> None: ...
+    def record_reward(self, arm: int, reward: float) -> None: ...
+    def posteriors(self) -> Posteriors: ...
 
 
 def _check_arms(arms: list[int], n_arms: int) -> None:
@@ -54,61 +58,104 @@ class MemoryArmStats:
         self._impressions = np.zeros(n_arms, dtype=np.float64)  # (n_arms,)
         self._rewards = np.zeros(n_arms, dtype=np.float64)  # (n_arms,) sum of rewards
 
-    async def record_impressions(self, arms: list[int]) -> None:
+    def record_impressions(self, arms: list[int]) -> None:
         _check_arms(arms, self._n_arms)
         np.add.at(self._impressions, np.asarray(arms, dtype=np.int64), 1.0)
 
-    async def record_reward(self, arm: int, reward: float) -> None:
+    def record_reward(self, arm: int, reward: float) -> None:
         _check_arms([arm], self._n_arms)
         _check_reward(reward)
         self._rewards[arm] += reward
 
-    async def posteriors(self) -> Posteriors:
-        return _beta_posteriors(self._impressions.copy(), self._rewards.copy())
+    def posteriors(self) -> Posteriors:
+        return _beta_posteriors(*self.counts())
+
+    def counts(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """(impressions, rewards) per arm, copies."""
+        return self._impressions.copy(), self._rewards.copy()
+
+    def take(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """(impressions, rewards) counted so far, and start again from zero."""
+        taken = self._impressions, self._rewards
+        self._impressions = np.zeros(self._n_arms, dtype=np.float64)
+        self._rewards = np.zeros(self._n_arms, dtype=np.float64)
+        return taken
+
+    def give_back(
+        self, impressions: npt.NDArray[np.float64], rewards: npt.NDArray[np.float64]
+    ) -> None:
+        """Counts that `take` returned and that could not be delivered: kept for the next try."""
+        self._impressions += impressions
+        self._rewards += rewards
 
 
 class RedisArmStats:
-    """One hash, fields i:{arm} (impressions) and r:{arm} (reward sum), for every replica."""
+    """One hash, fields i:{arm} (impressions) and r:{arm} (reward sum), for every replica.
 
-    __slots__ = ("_client", "_key", "_n_arms")
+    Requests only touch the local counts; `sync` (run every `interval_s` by `run`) adds
+    them to the hash and reads its totals back in one transaction. A sync that fails keeps
+    its counts for the next one; if Redis applied them but the reply was lost, they count
+    twice, which bandit statistics tolerate (a session state never would).
+    """
+
+    __slots__ = ("_client", "_key", "_n_arms", "_pending", "_shared")
 
     def __init__(self, client: redis.asyncio.Redis, key_prefix: str, n_arms: int) -> None:
         self._client = client
         self._key = f"{key_prefix}:bandit:arms"
         self._n_arms = n_arms
+        self._pending = MemoryArmStats(n_arms)  # counted here since the last sync
+        self._shared = (np.zeros(n_arms), np.zeros(n_arms))  # the hash's totals at that sync
 
-    async def record_impressions(self, arms: list[int]) -> None:
-        """All arms of a page in one MULTI/EXEC round trip."""
-        _check_arms(arms, self._n_arms)
-        if not arms:
-            return
+    def record_impressions(self, arms: list[int]) -> None:
+        self._pending.record_impressions(arms)
+
+    def record_reward(self, arm: int, reward: float) -> None:
+        self._pending.record_reward(arm, reward)
+
+    def posteriors(self) -> Posteriors:
+        """Every replica's counts up to the last sync, and this process's since."""
+        impressions, rewards = self._pending.counts()
+        return _beta_posteriors(self._shared[0] + impressions, self._shared[1] + rewards)
+
+    async def sync(self) -> None:
+        """Send the local counts, read the totals; StateStoreUnavailable when Redis is not there."""
+        impressions, rewards = self._pending.take()
         try:
             async with self._client.pipeline(transaction=True) as pipe:
-                for arm, n in sorted(Counter(arms).items()):
-                    pipe.hincrby(self._key, f"i:{arm}", n)
-                await pipe.execute()
+                for arm in np.flatnonzero(impressions).tolist():
+                    pipe.hincrby(self._key, f"i:{arm}", int(impressions[arm]))
+                for arm in np.flatnonzero(rewards).tolist():
+                    pipe.hincrbyfloat(self._key, f"r:{arm}", float(rewards[arm]))
+                pipe.hgetall(self._key)
+                *_, fields = await pipe.execute()
         except RedisError as error:
-            raise StateStoreUnavailable(f"bandit counters cannot be written: {error}") from error
-
-    async def record_reward(self, arm: int, reward: float) -> None:
-        _check_arms([arm], self._n_arms)
-        _check_reward(reward)
-        try:
-            await self._client.hincrbyfloat(self._key, f"r:{arm}", reward)
-        except RedisError as error:
-            raise StateStoreUnavailable(f"bandit counters cannot be written: {error}") from error
-
-    async def posteriors(self) -> Posteriors:
-        try:
-            fields = await self._client.hgetall(self._key)
-        except RedisError as error:
-            raise StateStoreUnavailable(f"bandit counters cannot be read: {error}") from error
-        counts = {"i": np.zeros(self._n_arms), "r": np.zeros(self._n_arms)}  # (n_arms,) each
+            self._pending.give_back(impressions, rewards)
+            raise StateStoreUnavailable(f"bandit counters cannot be synced: {error}") from error
+        totals = {"i": np.zeros(self._n_arms), "r": np.zeros(self._n_arms)}  # (n_arms,) each
         for name, value in fields.items():
-            kind, _, arm = _text(name).partition(":")
-            if kind in counts and arm.isdigit() and int(arm) < self._n_arms:
-                counts[kind][int(arm)] = float(value)  # fields of arms beyond n_arms: ignored
-        return _beta_posteriors(counts["i"], counts["r"])
+            kind, _, number = _text(name).partition(":")
+            if kind in totals and number.isdigit() and int(number) < self._n_arms:
+                totals[kind][int(number)] = float(value)  # fields of arms beyond n_arms: ignored
+        self._shared = (totals["i"], totals["r"])
+
+    async def run(self, interval_s: float) -> None:
+        """Sync every interval until cancelled; an outage is logged once, not every second."""
+        failing = False
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.sync()
+            except StateStoreUnavailable as error:
+                if not failing:
+                    logger.warning(
+                        "bandit sync failed, counting locally until Redis is back: %s", error
+                    )
+                failing = True
+            else:
+                if failing:
+                    logger.info("bandit sync works again")
+                failing = False
 
 
 def _text(value: bytes | str) -> str:

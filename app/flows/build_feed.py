@@ -84,7 +84,7 @@ async def build_feed(
     telemetry: Telemetry,
 ) -> FeedResult:
     wanted = signer.verify(cursor, session_id) if cursor is not None else None
-    posteriors = await arms.posteriors()
+    posteriors = arms.posteriors()
     started = time.perf_counter()
     applied_at = started
 
@@ -112,7 +112,7 @@ async def build_feed(
         telemetry.pages.inc()
         explored = [row for row, flag in zip(page.items, page.explore, strict=True) if flag]
         if explored:
-            await arms.record_impressions([int(model.clusters[row]) for row in explored])
+            arms.record_impressions([int(model.clusters[row]) for row in explored])
             telemetry.explore_impressions.inc(len(explored))
     return FeedResult(
         page=page,

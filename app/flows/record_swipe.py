@@ -72,6 +72,6 @@ async def record_swipe(
     telemetry.skips.inc(weight <= weights.skip_weight)
     telemetry.completions.inc(weight >= 1.0)
     if result.explored_arm is not None:
-        await arms.record_reward(result.explored_arm, weight)
+        arms.record_reward(result.explored_arm, weight)
         telemetry.explore_rewards.inc(weight)
     return result

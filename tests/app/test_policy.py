@@ -119,15 +119,15 @@ async def test_thompson_sampling_learns_the_best_arm() -> None:
     for round_number in range(400):
         if round_number % 40 == 0:
             seen = set()  # a new session of 40 pages, one exploration slot each
-        chosen = bandit.choose(1, await stats.posteriors(), set(), seen, rng)
+        chosen = bandit.choose(1, stats.posteriors(), set(), seen, rng)
         assert len(chosen) == 1
         assert not seen & {item for item, _ in chosen}  # never an item the session has seen
-        await stats.record_impressions(arms_of(chosen))
+        stats.record_impressions(arms_of(chosen))
         for item, arm in chosen:
             seen.add(item)
             rounds_with_arm[round_number, arm] += 1
             if environment.random() < REWARD_RATES[arm]:
-                await stats.record_reward(arm, 1.0)
+                stats.record_reward(arm, 1.0)
     first, last = rounds_with_arm[:100].sum(axis=0), rounds_with_arm[-100:].sum(axis=0)
     assert last[0] > first[0]
     assert last[0] > last[1:].max()
