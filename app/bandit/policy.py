@@ -3,7 +3,10 @@
 Each arm is one cluster of the bundle's items with a Beta posterior over its reward rate;
 a page samples one rate per arm and fills its exploration slots from the arms that sample
 highest (Thompson, Biometrika 1933; Chapelle & Li, "An Empirical Evaluation of Thompson
-Sampling", NIPS 2011). Within an arm, items are drawn by (popularity + 1) ^ alpha.
+Sampling", NIPS 2011). Within an arm, items are drawn by (popularity + 1) ^ alpha, by
+rejection: a draw that hits an excluded item is drawn again, which is the exact conditional
+draw and costs O(log m) per try, whatever the catalogue size; an arm nearly used up falls
+back to drawing among its remaining items.
 """
 
 from collections.abc import Set
@@ -12,13 +15,14 @@ import numpy as np
 import numpy.typing as npt
 
 from app.bandit.rewards import Posteriors
-from app.retrieval.filters import excluded_rows
+
+REJECTION_TRIES = 8  # draws that may hit excluded items before drawing among the rest
 
 
 class ThompsonPolicy:
     """Per-arm item lists and draw weights are built once at startup, not per page."""
 
-    __slots__ = ("_arm_items", "_arm_weights", "_clusters", "_n_arms")
+    __slots__ = ("_arm_cumulative", "_arm_items", "_arm_weights", "_clusters", "_n_arms")
 
     def __init__(
         self,
@@ -42,6 +46,7 @@ class ThompsonPolicy:
             by_arm[bounds[arm] : bounds[arm + 1]] for arm in range(self._n_arms)
         )
         self._arm_weights = tuple(weights[items] for items in self._arm_items)
+        self._arm_cumulative = tuple(np.cumsum(arm_weights) for arm_weights in self._arm_weights)
 
     @property
     def n_arms(self) -> int:
@@ -52,7 +57,7 @@ class ThompsonPolicy:
         n_slots: int,
         posteriors: Posteriors,
         avoid_arms: Set[int],
-        excluded: Set[int] | npt.NDArray[np.int64],
+        excluded: Set[int],
         rng: np.random.Generator,
     ) -> list[tuple[int, int]]:
         """Up to n_slots distinct (item_row, arm), one arm per slot in sampled order.
@@ -66,8 +71,7 @@ class ThompsonPolicy:
         theta = rng.beta(alpha, beta)  # (n_arms,) one sampled reward rate per arm
         ranked = [int(arm) for arm in np.argsort(-theta, kind="stable")]
         arms = [arm for arm in ranked if arm not in avoid_arms] or ranked
-        taken = np.zeros(len(self._clusters), dtype=bool)  # (n_items,) excluded or chosen
-        taken[excluded_rows(excluded)] = True
+        taken = set(excluded)  # excluded or chosen already
         chosen: list[tuple[int, int]] = []
         while len(chosen) < n_slots:
             before = len(chosen)
@@ -76,22 +80,29 @@ class ThompsonPolicy:
                 if item_row is None:
                     continue
                 chosen.append((item_row, arm))
-                taken[item_row] = True
+                taken.add(item_row)
                 if len(chosen) == n_slots:
                     break
             if len(chosen) == before:  # every arm is out of eligible items
                 break
         return chosen
 
-    def _draw(self, arm: int, taken: npt.NDArray[np.bool_], rng: np.random.Generator) -> int | None:
+    def _draw(self, arm: int, taken: Set[int], rng: np.random.Generator) -> int | None:
         """One item of the arm not yet taken, by popularity weight; None if none is left."""
-        items = self._arm_items[arm]  # (m,) the arm's item rows
-        eligible = ~taken[items]  # (m,) bool
+        items, cumulative = self._arm_items[arm], self._arm_cumulative[arm]  # (m,) each
+        if items.size == 0:
+            return None
+        for _ in range(REJECTION_TRIES):
+            pick = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
+            item_row = int(items[min(pick, items.size - 1)])
+            if item_row not in taken:
+                return item_row
+        eligible = np.array([row not in taken for row in items.tolist()], dtype=bool)  # (m,)
         if not eligible.any():
             return None
-        cumulative = np.cumsum(self._arm_weights[arm][eligible])
-        pick = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
-        return int(items[eligible][min(pick, len(cumulative) - 1)])
+        remaining = np.cumsum(self._arm_weights[arm][eligible])
+        pick = int(np.searchsorted(remaining, rng.random() * remaining[-1], side="right"))
+        return int(items[eligible][min(pick, remaining.size - 1)])
 
     def dominant_arms(self, model_rows: npt.NDArray[np.int64], share: float = 0.5) -> set[int]:
         """The fewest arms that hold at least `share` of the model's ranked items.

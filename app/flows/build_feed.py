@@ -52,7 +52,7 @@ def compose_page(
     with telemetry.stage("exploration"):
         positions = explore_positions(count, explore_share)
         avoid = model.policy.dominant_arms(rows)
-        taken = np.concatenate([excluded, rows])
+        taken = excluded.union(rows.tolist())
         chosen = model.policy.choose(len(positions), posteriors, avoid, taken, rng)
         alpha, beta = posteriors
         explored = [(row, float(alpha[arm] / (alpha[arm] + beta[arm]))) for row, arm in chosen]

@@ -77,13 +77,13 @@ class SessionState:
         self.pending_explore.update(arms)
         _trim_oldest(self.pending_explore, caps.pending_explore)
 
-    def excluded(self) -> npt.NDArray[np.int64]:
+    def excluded(self) -> set[int]:
         """Items never to serve again in this session: swiped or already served, each once.
 
         A swiped item was almost always served first; counting it once keeps the feed's
         over-fetch (count + excluded) from growing twice as fast as the session.
         """
-        return np.unique(np.array(self.seen + self.served, dtype=np.int64))
+        return set(self.seen).union(self.served)
 
 
 def _append_bounded(values: list[int], value: int, cap: int) -> None:

@@ -8,7 +8,7 @@ import numpy.typing as npt
 import pytest
 
 from app.bundle import INDEX_FILE, POPULARITY_FILE, Manifest, read_manifest
-from app.retrieval.filters import drop_excluded, excluded_rows, fetch_size
+from app.retrieval.filters import drop_excluded, fetch_size
 from app.retrieval.index import Retriever
 from tests.conftest import TinyBundle
 
@@ -29,14 +29,14 @@ def test_at_most_count_are_kept() -> None:
     assert drop_excluded(rows, scores, set(), 0)[0].tolist() == []
 
 
-def test_an_array_of_excluded_rows_works_like_a_set() -> None:
-    rows = np.array([8, 2, 6, 4], dtype=np.int64)
-    scores = np.array([4.0, 3.0, 2.0, 1.0], dtype=np.float32)
-    as_array = drop_excluded(rows, scores, np.array([6, 8], dtype=np.int64), 4)
-    as_set = drop_excluded(rows, scores, {6, 8}, 4)
-    assert as_array[0].tolist() == as_set[0].tolist() == [2, 4]
-    assert excluded_rows({3, 1}).dtype == np.int64
-    assert sorted(excluded_rows({3, 1}).tolist()) == [1, 3]
+def test_the_walk_stops_once_the_page_is_full() -> None:
+    rows = np.arange(100_000, dtype=np.int64)
+    scores = -np.arange(100_000, dtype=np.float32)
+    kept_rows, kept_scores = drop_excluded(rows, scores, set(range(0, 100_000, 2)), 3)
+    assert kept_rows.tolist() == [1, 3, 5]
+    assert kept_scores.tolist() == [-1.0, -3.0, -5.0]
+    assert kept_rows.dtype == np.int64
+    assert kept_scores.dtype == np.float32
 
 
 def test_rows_and_scores_of_different_shapes_are_refused() -> None:

@@ -64,11 +64,6 @@ def test_excluded_items_are_never_chosen_and_exhausted_arms_are_skipped() -> Non
         items = [item for item, _ in chosen]
         assert sorted(items) == [3, 4, 5, 7, 8]  # every eligible item once, then it stops
         assert arms_of(chosen)[:3] == [0, 4, 1]
-    as_array = np.array(sorted(excluded), dtype=np.int64)  # what a flow may pass instead
-    chosen = policy().choose(
-        10, certain([2, 0, 4, 1, 3]), set(), as_array, np.random.default_rng(0)
-    )
-    assert sorted(item for item, _ in chosen) == [3, 4, 5, 7, 8]
 
 
 def test_items_are_drawn_by_popularity_to_the_power_alpha() -> None:

@@ -30,7 +30,7 @@ def test_pages_advance_and_count_as_served() -> None:
     assert state.served == [1, 2, 3]
     state.apply_swipe(9, HIDDEN, None, "v1", Caps())
     state.apply_swipe(2, HIDDEN, None, "v1", Caps())  # served, then swiped: excluded once
-    assert state.excluded().tolist() == [1, 2, 3, 9]
+    assert state.excluded() == {1, 2, 3, 9}
 
 
 def test_caps_drop_the_oldest() -> None:
