@@ -19,6 +19,7 @@ from app.errors import StateStoreUnavailable
 from app.model import ServingModel, load_model
 from app.session.cursor import CursorSigner
 from app.session.memory_store import MemorySessionStore
+from app.session.recent import RecentStates
 from app.session.state import Caps
 from app.session.store import RedisSessionStore, SessionStore, create_redis
 from app.settings import Settings
@@ -80,6 +81,11 @@ def lifespan_for(settings: Settings, rng: np.random.Generator | None = None) -> 
                 settings.session_ttl_s,
                 hidden_size,
                 settings.update_retries,
+                # a copy idle for less than the TTL cannot outlive its key (recent.py)
+                RecentStates(
+                    settings.recent_sessions,
+                    min(settings.recent_idle_s, settings.session_ttl_s / 2),
+                ),
             )
             # arms are the clusters of one bundle: another bundle's statistics mean nothing
             shared_arms = RedisArmStats(

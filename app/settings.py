@@ -29,6 +29,8 @@ class Settings:
     max_event_ids: int = 256  # idempotency keys kept per session
     max_pending_explore: int = 200  # explored items awaiting a swipe (bandit credit)
     update_retries: int = 20  # optimistic-concurrency retries of one session update
+    recent_sessions: int = 10_000  # sessions whose last written state a process keeps (0: none)
+    recent_idle_s: float = 60.0  # and for how long (at most half of session_ttl_s)
     feed_default_count: int = 10
     feed_max_count: int = 100
     explore_share: float = 0.2  # share of each page filled by the bandit
@@ -46,6 +48,8 @@ class Settings:
             raise ValueError("session_ttl_s must be at least 1")
         if not 0.0 <= self.explore_share <= 1.0:
             raise ValueError("explore_share must be in [0, 1]")
+        if self.recent_sessions < 0 or self.recent_idle_s <= 0.0:
+            raise ValueError("recent_sessions must be >= 0 and recent_idle_s positive")
         if self.bandit_sync_s <= 0.0:
             raise ValueError("bandit_sync_s must be positive")
         for name in ("max_seen", "max_served", "max_pages", "max_event_ids", "update_retries"):
@@ -93,6 +97,8 @@ class Settings:
             max_served=env("MAX_SERVED", cast=int, default=defaults.max_served),
             max_pages=env("MAX_PAGES", cast=int, default=defaults.max_pages),
             max_event_ids=env("MAX_EVENT_IDS", cast=int, default=defaults.max_event_ids),
+            recent_sessions=env("RECENT_SESSIONS", cast=int, default=defaults.recent_sessions),
+            recent_idle_s=env("RECENT_IDLE_S", cast=float, default=defaults.recent_idle_s),
             explore_share=env("EXPLORE_SHARE", cast=float, default=defaults.explore_share),
             bandit_sync_s=env("BANDIT_SYNC_S", cast=float, default=defaults.bandit_sync_s),
             cursor_secret=env("CURSOR_SECRET", default=defaults.cursor_secret),

@@ -6,7 +6,7 @@ Simulated sessions run the service's own flows (`record_swipe`, `build_feed`) ag
 throwaway redis-server: each opens a page, swipes through it, opens the next. A Telemetry that
 keeps every sample collects the stages the flows time themselves (state read, GRU step, state
 write, search, filtering, exploration); the bench times the rest around them (engagement
-weight, response serialisation, the bandit's background sync) and the FAISS search alone at several k.
+weight, response serialisation, the bandit's background sync) and FAISS alone at several k.
 Sequential and single-threaded: service time without queueing. Prints a table; asserts nothing.
 """
 
@@ -31,8 +31,10 @@ from app.flows.record_swipe import SwipeResult, record_swipe
 from app.model import ServingModel, load_model
 from app.schemas import FeedItem, FeedOut, SwipeOut
 from app.session.cursor import CursorSigner
+from app.session.recent import RecentStates
 from app.session.state import Caps
 from app.session.store import RedisSessionStore, create_redis
+from app.settings import Settings
 from app.telemetry import Telemetry
 from loadtest.servers import redis_server
 
@@ -107,7 +109,9 @@ async def run_sessions(
 ) -> SampleTelemetry:
     telemetry = SampleTelemetry()
     client = create_redis(redis_url, 1.0, 1.0, 8)
-    store = RedisSessionStore(client, "bench", 1800.0, model.manifest.hidden_size)
+    defaults = Settings()  # the service's: keeps its last writes, so an update reads nothing
+    recent = RecentStates(defaults.recent_sessions, defaults.recent_idle_s)
+    store = RedisSessionStore(client, "bench", 1800.0, model.manifest.hidden_size, 20, recent)
     arms = RedisArmStats(client, f"bench:{model.version}", model.n_arms)
     signer = CursorSigner("bench-secret-bench-secret-bench!")
     caps = Caps()

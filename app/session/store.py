@@ -7,6 +7,7 @@ that one session's keys share a Redis Cluster slot.
 
 import asyncio
 import logging
+import os
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
@@ -18,6 +19,7 @@ from redis.exceptions import RedisError
 
 from app.errors import SessionBusy, StateStoreUnavailable
 from app.session.codec import CorruptState, decode, encode
+from app.session.recent import RecentStates
 from app.session.state import SessionState
 
 logger = logging.getLogger(__name__)
@@ -31,12 +33,14 @@ R = TypeVar("R")
 # refreshes the TTL.
 Apply = Callable[[SessionState | None], tuple[SessionState, T]]
 
-# KEYS[1] the state hash; ARGV: expected rev (0: absent), new blob, TTL in ms.
+# KEYS[1] the state hash; ARGV: expected rev ('' when absent), new rev, new blob, TTL in ms.
+# A rev is a random token, not a counter: a key that expired and was created again can never
+# show a rev that a writer still holds from before (no ABA).
 _COMPARE_AND_SET = """
-local rev = tonumber(redis.call('HGET', KEYS[1], 'rev') or '0')
-if rev ~= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'rev', rev + 1, 'blob', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
+local rev = redis.call('HGET', KEYS[1], 'rev') or ''
+if rev ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'rev', ARGV[2], 'blob', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1
 """
 
@@ -96,6 +100,8 @@ def state_key(key_prefix: str, session_id: str) -> str:
 
 class RedisSessionStore(SessionStore):
     """A hash {rev, blob} per session; writes compare `rev` and set both in one Lua script.
+    An update starts from the blob this process wrote last when it has it (`RecentStates`),
+    else reads; a write that loses the compare reads and tries again.
     The client is the caller's (the bandit's counters share it): `close` leaves it open."""
 
     def __init__(
@@ -105,6 +111,7 @@ class RedisSessionStore(SessionStore):
         ttl_s: float,
         hidden_size: int,
         retries: int = 20,
+        recent: RecentStates | None = None,
     ) -> None:
         self._client = client
         self._prefix = key_prefix
@@ -113,20 +120,32 @@ class RedisSessionStore(SessionStore):
         self._retries = retries
         self._compare_and_set = client.register_script(_COMPARE_AND_SET)
         self._locks = SessionLocks()
+        self._recent = recent if recent is not None else RecentStates(0, 1.0)
 
     async def update(self, session_id: str, apply: Apply[T]) -> T:
         key = state_key(self._prefix, session_id)
         async with self._locks.get(session_id):
+            known = self._recent.get(session_id)
             for _ in range(1 + self._retries):
-                rev, blob, current = await self._load(key)
+                blob: bytes | None
+                if known is not None:  # what this process wrote last: no read
+                    (rev, blob), known = known, None
+                    current: SessionState | None = decode(blob, self._hidden_size)
+                else:
+                    rev, blob, current = await self._load(key)
                 new, result = apply(current)
                 new_blob = encode(new)
-                if new_blob == blob:
-                    await self._call(self._client.pexpire(key, self._ttl_ms))
-                    return result
-                args: list[int | bytes] = [rev, new_blob, self._ttl_ms]
+                if new_blob == blob:  # nothing to write; PEXPIRE says whether the key is there
+                    if await self._call(self._client.pexpire(key, self._ttl_ms)):
+                        return result
+                    self._recent.drop(session_id)  # gone since (e.g. Redis restarted): read again
+                    continue
+                new_rev = os.urandom(8).hex().encode()
+                args: list[int | bytes] = [rev, new_rev, new_blob, self._ttl_ms]
                 if await self._call(self._compare_and_set(keys=[key], args=args)):
+                    self._recent.put(session_id, new_rev, new_blob)
                     return result
+                self._recent.drop(session_id)
         raise SessionBusy(f"Session {session_id!r} is being changed by too many requests at once.")
 
     async def read(self, session_id: str) -> SessionState | None:
@@ -138,11 +157,11 @@ class RedisSessionStore(SessionStore):
     async def close(self) -> None:
         """Nothing of its own to release; whoever made the client closes it."""
 
-    async def _load(self, key: str) -> tuple[int, bytes | None, SessionState | None]:
+    async def _load(self, key: str) -> tuple[bytes, bytes | None, SessionState | None]:
         """(rev, blob, state); a blob that does not decode reads as an expired session, and
         its rev stays, so that the next write replaces it."""
         rev, blob = await self._call(self._client.hmget(key, ["rev", "blob"]))
-        revision = int(rev or 0)
+        revision = rev if isinstance(rev, bytes) else b""  # absent: b""
         if not isinstance(blob, bytes):  # absent: the client returns bytes, never str
             return revision, None, None
         try:

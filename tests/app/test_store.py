@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from app.errors import SessionBusy, StateStoreUnavailable
 from app.session.codec import decode
 from app.session.memory_store import MemorySessionStore
+from app.session.recent import RecentStates
 from app.session.state import Caps, SessionState
 from app.session.store import (
     Apply,
@@ -59,9 +60,12 @@ async def make_redis_store(redis_url: str, anyio_backend: str) -> AsyncIterator[
     """Builds stores on the test server, each with its own client (like separate replicas)."""
     clients: list[aioredis.Redis] = []
 
-    def make(ttl_s: float = TTL_S, retries: int = 20) -> RedisSessionStore:
+    def make(ttl_s: float = TTL_S, retries: int = 20, recent: int = 1000) -> RedisSessionStore:
+        """`recent`: sessions whose last write the store keeps (as the service does by default)."""
         clients.append(create_redis(redis_url, 1.0, 1.0, max_connections=8))
-        return RedisSessionStore(clients[-1], PREFIX, ttl_s, hidden_size=H, retries=retries)
+        return RedisSessionStore(
+            clients[-1], PREFIX, ttl_s, H, retries, RecentStates(recent, ttl_s / 2)
+        )
 
     yield make
     for client in clients:
@@ -231,10 +235,13 @@ async def test_redis_keeps_one_hash_under_a_hash_tagged_key(
     store = make_redis_store()
     await store.update("a.b:c-1", swipe(5))
     await store.update("a.b:c-1", swipe(6))
-    await store.update("a.b:c-1", unchanged)
     assert await admin.keys("*") == [b"test:{a.b:c-1}:state"]
+    first_rev = await admin.hget("test:{a.b:c-1}:state", "rev")
+    await store.update("a.b:c-1", unchanged)
     rev, blob = await admin.hmget("test:{a.b:c-1}:state", ["rev", "blob"])
-    assert rev == b"2"  # two writes; the no-op wrote nothing
+    assert rev == first_rev  # the no-op wrote nothing
+    assert isinstance(rev, bytes)
+    assert len(rev) == 16  # a random token (8 bytes, hex), not a counter
     assert isinstance(blob, bytes)
     assert decode(blob).seen == [5, 6]
     assert 0 < await admin.pttl("test:{a.b:c-1}:state") <= TTL_S * 1000
@@ -271,7 +278,7 @@ async def test_session_busy_when_every_write_loses_the_race(
     calls: list[int] = []
 
     def raced(current: SessionState | None) -> tuple[SessionState, int]:
-        rival.hincrby(state_key(PREFIX, "s"), "rev", 1)
+        rival.hset(state_key(PREFIX, "s"), "rev", f"rival-{len(calls)}")
         return swipe(2, calls=calls)(current)
 
     with pytest.raises(SessionBusy, match="too many requests"):
@@ -308,7 +315,7 @@ async def test_corrupt_blob_reads_as_a_new_session_and_is_replaced(
         assert await store.read("s") is None
     assert "unreadable" in caplog.text
     assert await store.update("s", swipe(5)) == 1
-    assert await admin.hget(key, "rev") == b"4"
+    assert await admin.hget(key, "rev") not in (None, b"3")
     stored = await store.read("s")
     assert stored is not None
     assert stored.seen == [5]
@@ -336,3 +343,81 @@ def test_session_locks_are_shared_while_used_and_then_dropped() -> None:
     assert len(locks) == 1  # the lock of "t" had no holder left
     del first
     assert len(locks) == 0
+
+
+async def commands(admin: aioredis.Redis, name: str) -> int:
+    """How many times the server ran the command `name` so far."""
+    stats = await admin.info("commandstats")
+    return int(stats.get(f"cmdstat_{name}", {}).get("calls", 0))
+
+
+@pytest.mark.anyio
+async def test_a_process_starts_from_its_own_last_write_without_reading(
+    make_redis_store: MakeRedisStore, admin: aioredis.Redis
+) -> None:
+    store = make_redis_store()
+    await store.update("s", swipe(1))
+    reads = await commands(admin, "hmget")
+    for item in range(2, 12):
+        await store.update("s", swipe(item))
+    assert await commands(admin, "hmget") == reads  # ten updates, not one read
+    stored = await store.read("s")
+    assert stored is not None
+    assert stored.seen == list(range(1, 12))
+
+
+@pytest.mark.anyio
+async def test_a_copy_made_stale_by_another_replica_costs_a_retry_not_an_update(
+    make_redis_store: MakeRedisStore, admin: aioredis.Redis
+) -> None:
+    one, other = make_redis_store(), make_redis_store()
+    await one.update("s", swipe(1))  # one keeps its write
+    await other.update("s", swipe(2))  # which is now stale
+    calls: list[int] = []
+    assert await one.update("s", swipe(3, calls)) == 3
+    assert calls == [3, 3]  # the stale copy lost the compare-and-set, the fresh read won
+    stored = await other.read("s")
+    assert stored is not None
+    assert stored.seen == [1, 2, 3]
+
+
+@pytest.mark.anyio
+async def test_a_copy_of_a_key_that_vanished_is_not_trusted(
+    make_redis_store: MakeRedisStore, admin: aioredis.Redis
+) -> None:
+    store = make_redis_store()
+    await store.update("s", swipe(1))
+    await admin.flushall()  # as after a Redis restart without persistence
+    assert await store.update("s", unchanged_or_new) == "new"  # no-op on the copy: re-read
+    await store.update("s", swipe(2))
+    stored = await store.read("s")
+    assert stored is not None
+    assert stored.seen == [2]  # a fresh session, not the lost one written back
+
+
+def unchanged_or_new(current: SessionState | None) -> tuple[SessionState, str]:
+    if current is None:
+        return SessionState(model_version="v1"), "new"
+    return current, "unchanged"
+
+
+def test_recent_states_forget_the_idle_and_the_least_recently_written() -> None:
+    clock = FakeClock()
+    recent = RecentStates(2, 60.0, clock=clock)
+    recent.put("a", b"r1", b"A")
+    recent.put("b", b"r1", b"B")
+    recent.put("a", b"r2", b"A2")  # a is now the most recent
+    recent.put("c", b"r1", b"C")  # b goes
+    assert (recent.get("a"), recent.get("b"), recent.get("c")) == (
+        (b"r2", b"A2"),
+        None,
+        (b"r1", b"C"),
+    )
+    clock.now += 60.5
+    assert recent.get("a") is None
+    assert len(recent) == 1
+    recent.drop("c")
+    assert len(recent) == 0
+    off = RecentStates(0, 60.0)
+    off.put("a", b"r", b"A")
+    assert off.get("a") is None
