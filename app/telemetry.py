@@ -32,6 +32,7 @@ class Telemetry:
             buckets=_BUCKETS_S,
             registry=self.registry,
         )
+        self._children: dict[tuple[Histogram, str], Histogram] = {}
         counter = self._counter
         self.swipes = counter("nextswipe_swipes_total", "Swipes applied to a session state")
         self.skips = counter("nextswipe_skips_total", "Swipes that were skips (weight <= skip)")
@@ -51,7 +52,10 @@ class Telemetry:
         return Counter(name, documentation, registry=self.registry)
 
     def observe(self, stage: str, seconds: float) -> None:
-        self.stage_seconds.labels(stage).observe(seconds)
+        self._labelled(self.stage_seconds, stage).observe(seconds)
+
+    def observe_request(self, endpoint: str, seconds: float) -> None:
+        self._labelled(self.request_seconds, endpoint).observe(seconds)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -59,7 +63,14 @@ class Telemetry:
         try:
             yield
         finally:
-            self.stage_seconds.labels(name).observe(time.perf_counter() - start)
+            self.observe(name, time.perf_counter() - start)
+
+    def _labelled(self, histogram: Histogram, label: str) -> Histogram:
+        """The labelled child, looked up once: `labels()` costs more than an observation."""
+        child = self._children.get((histogram, label))
+        if child is None:
+            child = self._children[(histogram, label)] = histogram.labels(label)
+        return child
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -23,7 +23,7 @@ from pathlib import Path
 from loadtest.config import LoadTestConfig
 from loadtest.plot import plot_history
 from loadtest.report import format_table, read_stats
-from loadtest.servers import redis_server, uvicorn_server
+from loadtest.servers import Served, redis_server, serving_rss_mb, uvicorn_server
 from loadtest.swarm import Swarm, notable_lines, run_locust, swarm_for
 
 
@@ -64,7 +64,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 @contextmanager
-def serving(target: Target, args: argparse.Namespace) -> Iterator[str]:
+def serving(target: Target, args: argparse.Namespace) -> Iterator[Served]:
     """The target's processes (Redis first when it needs one) until the block ends."""
     with ExitStack() as stack:
         env = {"NEXTSWIPE_BUNDLE": str(args.bundle)}
@@ -125,12 +125,14 @@ def main(argv: list[str] | None = None) -> int:
     passed: dict[str, bool] = {}
     highest: dict[str, float | None] = {}
     for target in targets:
-        with serving(target, args) as host:
+        with serving(target, args) as served:
             if args.step:
-                highest[target.name] = step_search(host, target, args)
+                highest[target.name] = step_search(served.url, target, args)
                 passed[target.name] = highest[target.name] is not None
             else:
-                passed[target.name] = one_run(host, target, args.rate, args)
+                passed[target.name] = one_run(served.url, target, args.rate, args)
+            rss = ", ".join(f"{mb:.0f}" for mb in serving_rss_mb(served.pid))
+            print(f"{target.name}: resident memory per serving process after the run: {rss} MB")
     if args.step:
         shown = ", ".join(f"{name} {_rate(rate)}" for name, rate in highest.items())
         print(f"\nhighest rate with p99 <= {args.p99_ms:g} ms: {shown}")

@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 START_TIMEOUT_S = 60.0  # the service loads its bundle (ONNX Runtime, FAISS) before it is ready
@@ -41,11 +42,17 @@ def redis_server(directory: Path) -> Iterator[str]:
         _stop(process)
 
 
+@dataclass(frozen=True, slots=True)
+class Served:
+    url: str
+    pid: int  # uvicorn's own process; with --workers > 1 the workers are its children
+
+
 @contextmanager
 def uvicorn_server(
     factory: str, workers: int, env: dict[str, str], ready_path: str, log: Path
-) -> Iterator[str]:
-    """`factory` served by uvicorn (uvloop, httptools) until the block ends; yields its URL."""
+) -> Iterator[Served]:
+    """`factory` served by uvicorn (uvloop, httptools) until the block ends."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1"]
@@ -57,9 +64,27 @@ def uvicorn_server(
         )
     try:
         _wait_until(lambda: _answers_200(url + ready_path), process, f"{factory} (log: {log})")
-        yield url
+        yield Served(url, process.pid)
     finally:
         _stop(process)
+
+
+def serving_rss_mb(pid: int) -> list[float]:
+    """Resident memory (MB) of each process that serves: the children of `pid` when it has
+    any (uvicorn's workers), else `pid` itself (uvicorn with one worker serves in-process)."""
+    children = [
+        int(child)
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
+    return [_rss_mb(process) for process in children or [pid]]
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024  # the kernel reports kB
+    raise RuntimeError(f"process {pid} reports no VmRSS")
 
 
 def _accepts(port: int) -> bool:

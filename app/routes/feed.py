@@ -6,17 +6,7 @@ from typing import Annotated
 import numpy as np
 from fastapi import APIRouter, Depends, Query
 
-from app.deps import (
-    ArmsDep,
-    CapsDep,
-    ModelDep,
-    RngDep,
-    SettingsDep,
-    SignerDep,
-    StoreDep,
-    TelemetryDep,
-    require_token,
-)
+from app.deps import StateDep, require_token
 from app.errors import InvalidRequest
 from app.flows.build_feed import build_feed
 from app.schemas import SESSION_ID_PATTERN, ErrorOut, FeedItem, FeedOut
@@ -31,18 +21,12 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 @router.get("/feed", response_model=FeedOut, responses=_ERRORS)
 async def get_feed(
     session_id: Annotated[str, Query(pattern=SESSION_ID_PATTERN)],
-    model: ModelDep,
-    store: StoreDep,
-    arms: ArmsDep,
-    signer: SignerDep,
-    caps: CapsDep,
-    rng: RngDep,
-    settings: SettingsDep,
-    telemetry: TelemetryDep,
+    state: StateDep,
     count: Annotated[int | None, Query(ge=1)] = None,
     cursor: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
 ) -> FeedOut:
     started = time.perf_counter()
+    settings, model, telemetry = state["settings"], state["model"], state["telemetry"]
     if count is not None and count > settings.feed_max_count:
         raise InvalidRequest(f"count: must be at most {settings.feed_max_count}")
     result = await build_feed(
@@ -50,12 +34,12 @@ async def get_feed(
         count or settings.feed_default_count,
         cursor,
         model=model,
-        store=store,
-        arms=arms,
-        signer=signer,
-        caps=caps,
+        store=state["store"],
+        arms=state["arms"],
+        signer=state["signer"],
+        caps=state["caps"],
         explore_share=settings.explore_share,
-        rng=rng,
+        rng=state["rng"],
         telemetry=telemetry,
     )
     ids = model.vocab.ids_of(np.asarray(result.page.items, dtype=np.int64))
@@ -65,7 +49,7 @@ async def get_feed(
             zip(ids, result.page.scores, result.page.explore, strict=True)
         )
     ]
-    telemetry.request_seconds.labels("feed").observe(time.perf_counter() - started)
+    telemetry.observe_request("feed", time.perf_counter() - started)
     return FeedOut(
         session_id=session_id,
         items=items,

@@ -1,10 +1,10 @@
 """/healthz (the process is alive), /readyz (bundle loaded and store reachable), /metrics."""
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from app.deps import ModelDep, StoreDep, TelemetryDep
+from app.deps import StateDep
 from app.errors import StateStoreUnavailable
 
 router = APIRouter()
@@ -16,15 +16,15 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", response_model=None)
-async def readyz(model: ModelDep, store: StoreDep) -> dict[str, str] | JSONResponse:
+async def readyz(state: StateDep) -> dict[str, str] | JSONResponse:
     try:
-        await store.ping()
+        await state["store"].ping()
     except StateStoreUnavailable as error:
         body = {"error": error.code, "detail": error.detail}
         return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
-    return {"status": "ready", "model_version": model.version}
+    return {"status": "ready", "model_version": state["model"].version}
 
 
 @router.get("/metrics")
-async def metrics(request: Request, telemetry: TelemetryDep) -> Response:
-    return Response(telemetry.exposition(), media_type=CONTENT_TYPE_LATEST)
+async def metrics(state: StateDep) -> Response:
+    return Response(state["telemetry"].exposition(), media_type=CONTENT_TYPE_LATEST)

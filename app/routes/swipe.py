@@ -4,7 +4,7 @@ import time
 
 from fastapi import APIRouter, Depends
 
-from app.deps import ArmsDep, CapsDep, ModelDep, SettingsDep, StoreDep, TelemetryDep, require_token
+from app.deps import StateDep, require_token
 from app.engagement import EngagementEvent
 from app.flows.record_swipe import record_swipe
 from app.schemas import ErrorOut, SwipeIn, SwipeOut
@@ -17,15 +17,7 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 
 
 @router.post("/swipe", response_model=SwipeOut, responses=_ERRORS)
-async def post_swipe(
-    swipe: SwipeIn,
-    model: ModelDep,
-    store: StoreDep,
-    arms: ArmsDep,
-    caps: CapsDep,
-    settings: SettingsDep,
-    telemetry: TelemetryDep,
-) -> SwipeOut:
+async def post_swipe(swipe: SwipeIn, state: StateDep) -> SwipeOut:
     started = time.perf_counter()
     engagement = EngagementEvent(
         watch_ms=swipe.watch_ms,
@@ -41,14 +33,14 @@ async def post_swipe(
         swipe.item_id,
         swipe.event_id,
         engagement,
-        model=model,
-        store=store,
-        arms=arms,
-        caps=caps,
-        weights=settings.engagement,
-        telemetry=telemetry,
+        model=state["model"],
+        store=state["store"],
+        arms=state["arms"],
+        caps=state["caps"],
+        weights=state["settings"].engagement,
+        telemetry=state["telemetry"],
     )
-    telemetry.request_seconds.labels("swipe").observe(time.perf_counter() - started)
+    state["telemetry"].observe_request("swipe", time.perf_counter() - started)
     return SwipeOut(
         session_id=swipe.session_id,
         seq=result.seq,
