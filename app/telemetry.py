@@ -41,6 +41,9 @@ class Telemetry:
         self.new_sessions = counter("nextswipe_new_sessions_total", "Sessions started")
         self.pages = counter("nextswipe_pages_total", "Feed pages built")
         self.page_replays = counter("nextswipe_page_replays_total", "Pages replayed by cursor")
+        self.degraded_pages = counter(
+            "nextswipe_degraded_pages_total", "Pages built without the session store (down)"
+        )
         self.explore_impressions = counter(
             "nextswipe_explore_impressions_total", "Items served from exploration slots"
         )

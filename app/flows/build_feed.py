@@ -2,7 +2,9 @@
 
 The hidden state is the FAISS query (no ONNX on this path). A cursor of a stored page
 replays it exactly; a request without one, or with a next_cursor not yet used, builds a
-new page from the current state. A session with no swipes gets a cold-start page.
+new page from the current state. A session with no swipes gets a cold-start page. When the
+session store is unreachable the feed still answers: a cold-start page (popularity plus
+exploration) that is stored nowhere and marked degraded.
 """
 
 import time
@@ -12,6 +14,7 @@ import numpy as np
 
 from app.bandit.rewards import ArmStats, Posteriors
 from app.bandit.slots import explore_positions, merge
+from app.errors import StateStoreUnavailable
 from app.model import ServingModel
 from app.retrieval.filters import drop_excluded, fetch_size
 from app.session.cursor import CursorSigner
@@ -26,6 +29,7 @@ class FeedResult:
     cursor: str
     next_cursor: str
     replayed: bool
+    degraded: bool = False  # the store was unreachable: not personalised, not stored
 
 
 def compose_page(
@@ -69,6 +73,34 @@ def compose_page(
     return page, {row: arm for row, arm in chosen if row in page.items}
 
 
+def degraded_page(
+    session_id: str,
+    number: int,
+    count: int,
+    model: ServingModel,
+    posteriors: Posteriors,
+    explore_share: float,
+    rng: np.random.Generator,
+    signer: CursorSigner,
+    telemetry: Telemetry,
+) -> FeedResult:
+    """The page of a session whose state cannot be read: what a new session would get.
+
+    Nothing is excluded (the seen items are in the unreachable store) and nothing is kept,
+    so its explore slots earn no rewards; its cursors work again once the store is back.
+    """
+    fresh = SessionState(model_version=model.version)
+    page, _ = compose_page(fresh, number, count, model, posteriors, explore_share, rng, telemetry)
+    telemetry.degraded_pages.inc()
+    return FeedResult(
+        page=page,
+        cursor=signer.issue(session_id, number),
+        next_cursor=signer.issue(session_id, number + 1),
+        replayed=False,
+        degraded=True,
+    )
+
+
 async def build_feed(
     session_id: str,
     count: int,
@@ -104,7 +136,12 @@ async def build_feed(
         applied_at = time.perf_counter()
         return current, (page, False)
 
-    page, replayed = await store.update(session_id, apply)
+    try:
+        page, replayed = await store.update(session_id, apply)
+    except StateStoreUnavailable:
+        return degraded_page(
+            session_id, wanted or 0, count, model, posteriors, explore_share, rng, signer, telemetry
+        )
     telemetry.observe("state_write", time.perf_counter() - applied_at)
     if replayed:
         telemetry.page_replays.inc()

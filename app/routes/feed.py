@@ -56,4 +56,5 @@ async def get_feed(
         cursor=result.cursor,
         next_cursor=result.next_cursor,
         model_version=result.page.model_version,
+        degraded=result.degraded,
     )
