@@ -19,6 +19,7 @@ INDEX_FILE = "items.faiss"  # inner product over [item embedding | item bias], d
 ITEM_IDS_FILE = "item_ids.json"  # row -> external item id
 POPULARITY_FILE = "popularity.npy"  # (n_items,) int64 training occurrences, for cold start
 CLUSTERS_FILE = "clusters.npy"  # (n_items,) int32 cluster of each item: the bandit's arms
+EXACT_INDEX_TYPE = "flat_ip"  # manifest index type of exact search; others are factory strings
 STEP_INPUTS = ("item_row", "weight", "hidden")
 STEP_OUTPUT = "new_hidden"
 
@@ -34,7 +35,7 @@ class Manifest:
     hidden_size: int
     n_items: int
     n_clusters: int
-    index: dict[str, Any]  # type, dim, measured recall against exact search
+    index: dict[str, Any]  # type, dim, search params, measured recall against exact search
     model: dict[str, Any]  # the resolved training config
     dataset: dict[str, Any]  # provenance and split counts
     metrics: dict[str, Any]  # offline metrics of the model and the baselines

@@ -26,6 +26,7 @@ class TrainConfig:
     idle_gap_s: float = 1800.0  # event logs without session ids: cut sessions at this gap
     synthetic_users: int = 0  # > 0: train on a generated log of this many users (demo, tests)
     synthetic_items: int = 2000  # catalogue size of the generated log
+    synthetic_topics: int = 20  # item categories of the generated log (its embedding clusters)
     # model
     hidden_size: int = 512  # GRU units, also the item embedding width (constrained embedding)
     dropout_embed: float = 0.5  # dropout on the input item embedding

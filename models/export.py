@@ -5,7 +5,10 @@
 
 The bundle is written to a temporary directory beside `--out` and renamed into place, so
 a reader never sees half a bundle. Parity: the exported graph stepped by ONNX Runtime must
-follow PyTorch's states, and FAISS's top-20 must be PyTorch's top-20.
+follow PyTorch's states, and FAISS's top-20 must be PyTorch's top-20 (or, for a catalogue
+large enough to get an approximate index, is measured). The index is chosen by
+`models.index_choice` on session states: held-out sessions when the caller has them,
+popularity-drawn ones otherwise.
 """
 
 import argparse
@@ -37,10 +40,13 @@ from app.bundle import (
     sha256_file,
 )
 from models.gru4rec import GRU4Rec
-from models.item_index import build_exact_index, folded_item_vectors, item_clusters, query_vectors
+from models.index_choice import IndexPlan, choose_index
+from models.item_index import folded_item_vectors, item_clusters, query_vectors
 from models.onnx_step import export_step
 from models.sessions import Sessions
 from models.train import Checkpoint, load_checkpoint, model_from_checkpoint
+
+DEFAULT_PLAN = IndexPlan()
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +87,23 @@ def check_parity(model: GRU4Rec, bundle_dir: Path, sessions: Sessions, top_k: in
     )
 
 
+@torch.no_grad()
+def session_states(
+    model: GRU4Rec, sessions: Sessions, n_states: int, seed: int = 0
+) -> npt.NDArray[np.float32]:
+    """(<= n_states, H) states after each event of sessions taken in a seeded random order."""
+    states: list[npt.NDArray[np.float32]] = []
+    for s in np.random.default_rng(seed).permutation(sessions.n_sessions).tolist():
+        hidden = torch.zeros(1, model.hidden_size)
+        for event in range(sessions.offsets[s], sessions.offsets[s + 1]):
+            item = torch.from_numpy(sessions.items[event : event + 1])
+            hidden = model.step(item, torch.from_numpy(sessions.weights[event : event + 1]), hidden)
+            states.append(hidden.numpy()[0])
+            if len(states) == n_states:
+                return np.stack(states)
+    return np.stack(states)
+
+
 def sample_sessions(
     item_counts: npt.NDArray[np.int64], n_sessions: int, length: int, seed: int
 ) -> Sessions:
@@ -98,19 +121,26 @@ def default_version(checkpoint: Checkpoint) -> str:
 
 
 def write_bundle_files(
-    model: GRU4Rec, checkpoint: Checkpoint, directory: Path, n_clusters: int
+    model: GRU4Rec,
+    checkpoint: Checkpoint,
+    directory: Path,
+    n_clusters: int,
+    query_sessions: Sessions,
+    plan: IndexPlan,
 ) -> dict[str, Any]:
     """Every bundle file but the manifest; returns the index description."""
     export_step(model, directory / STEP_FILE)
     embeddings = model.item_embedding.weight.detach().numpy()  # (n_items, H)
     bias = model.item_bias.weight.detach().numpy()[:, 0]  # (n_items,)
     vectors = folded_item_vectors(embeddings, bias)
-    faiss.write_index(build_exact_index(vectors), str(directory / INDEX_FILE))
+    queries = query_vectors(session_states(model, query_sessions, plan.n_queries, plan.seed))
+    index, description = choose_index(vectors, queries, plan)
+    faiss.write_index(index, str(directory / INDEX_FILE))
     (directory / ITEM_IDS_FILE).write_text(json.dumps(checkpoint["item_ids"]))
     np.save(directory / POPULARITY_FILE, checkpoint["item_counts"].numpy().astype(np.int64))
     clusters = item_clusters(embeddings, n_clusters, seed=checkpoint["config"]["seed"])
     np.save(directory / CLUSTERS_FILE, clusters)
-    return {"type": "flat_ip", "dim": vectors.shape[1], "exact": True, "recall_at_100": 1.0}
+    return description
 
 
 def export(
@@ -119,14 +149,24 @@ def export(
     metrics: dict[str, Any] | None = None,
     version: str | None = None,
     n_clusters: int = 32,
+    query_sessions: Sessions | None = None,
+    plan: IndexPlan = DEFAULT_PLAN,
 ) -> tuple[Manifest, Parity]:
-    """Write the bundle to `out` (replacing it) and return its manifest and parity figures."""
+    """Write the bundle to `out` (replacing it) and return its manifest and parity figures.
+
+    `query_sessions` (held-out sessions) give the states an approximate index is measured on.
+    """
     model = model_from_checkpoint(checkpoint)
+    counts = checkpoint["item_counts"].numpy()
+    if query_sessions is None:
+        query_sessions = sample_sessions(counts, plan.n_queries // 20 + 1, 20, seed=1)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
-        index_info = write_bundle_files(model, checkpoint, staging, n_clusters)
-        probe = sample_sessions(checkpoint["item_counts"].numpy(), 16, 20, seed=0)
+        index_info = write_bundle_files(
+            model, checkpoint, staging, n_clusters, query_sessions, plan
+        )
+        probe = sample_sessions(counts, 16, 20, seed=0)
         parity = check_parity(model, staging, probe)
         manifest = Manifest(
             version=version or default_version(checkpoint),
@@ -163,7 +203,8 @@ def main() -> None:
     manifest, parity = export(
         load_checkpoint(args.checkpoint), args.out, metrics, args.version, args.clusters
     )
-    print(f"bundle {manifest.version} -> {args.out}; parity: {parity}")
+    index = {key: manifest.index.get(key) for key in ("type", "params", "recall_at_100")}
+    print(f"bundle {manifest.version} -> {args.out}; index {index}; parity: {parity}")
 
 
 if __name__ == "__main__":

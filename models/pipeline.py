@@ -44,14 +44,20 @@ def main() -> None:
     results = evaluate_all(model_from_checkpoint(checkpoint), data, not args.no_baselines)
     print(f"evaluated in {time.time() - t0:.0f} s on the {data.dataset['held_out']} split")
     print(format_table(results))
-    manifest, parity = export(checkpoint, args.out, results, n_clusters=args.clusters)
+    manifest, parity = export(
+        checkpoint,
+        args.out,
+        results,
+        n_clusters=args.clusters,
+        query_sessions=data.held_out.sessions,
+    )
     full_report = {**report(results, data), "train_seconds": checkpoint["train_seconds"]}
     report_path = Path("build") / f"{args.out.name}-report.json"
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(json.dumps(full_report, indent=2) + "\n")
     size_mb = sum(p.stat().st_size for p in args.out.iterdir()) / 1e6
     print(f"bundle {manifest.version} -> {args.out} ({size_mb:.1f} MB); report: {report_path}")
-    print(f"parity: {parity}")
+    print(f"index: {manifest.index['type']} {manifest.index['params']}; parity: {parity}")
 
 
 if __name__ == "__main__":

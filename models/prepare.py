@@ -37,7 +37,10 @@ def read_raw(config: TrainConfig, path: Path | None) -> list[RawSession]:
     """The sessions of one file, or of a generated log when the config asks for one."""
     if config.synthetic_users > 0:
         synthetic = SyntheticConfig(
-            n_users=config.synthetic_users, n_items=config.synthetic_items, seed=config.seed
+            n_users=config.synthetic_users,
+            n_items=config.synthetic_items,
+            n_topics=config.synthetic_topics,
+            seed=config.seed,
         )
         with tempfile.TemporaryDirectory() as tmp:
             log = Path(tmp) / "synthetic.tsv"

@@ -2,16 +2,20 @@
 
 The index holds [item embedding | item bias], so the session's hidden state with a trailing
 1 is the query and each inner product is exactly the model's score; sessions without a
-state get the bundle's most popular items instead.
+state get the bundle's most popular items instead. Large catalogues ship an approximate
+index (IVF, HNSW): its type must be the one the manifest records, and the search parameters
+the export measured (nprobe, efSearch) are applied here, since the index file lacks them.
 """
 
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
 import numpy.typing as npt
+from faiss.contrib.factory_tools import reverse_index_factory
 
-from app.bundle import INDEX_FILE, POPULARITY_FILE, BundleMismatch, Manifest
+from app.bundle import EXACT_INDEX_TYPE, INDEX_FILE, POPULARITY_FILE, BundleMismatch, Manifest
 
 
 class Retriever:
@@ -24,6 +28,7 @@ class Retriever:
         index = faiss.read_index(str(bundle_dir / INDEX_FILE))
         if index.metric_type != faiss.METRIC_INNER_PRODUCT:
             raise BundleMismatch(f"{INDEX_FILE} does not rank by inner product")
+        _configure(index, manifest.index)
         if index.ntotal != manifest.n_items:
             raise BundleMismatch(
                 f"{INDEX_FILE} holds {index.ntotal} items, the manifest says {manifest.n_items}"
@@ -53,7 +58,11 @@ class Retriever:
     def search(
         self, hidden: npt.NDArray[np.float32], k: int
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-        """(H,) state -> the best min(k, n_items) items: (k',) scores, (k',) rows, best first."""
+        """(H,) state -> the best min(k, n_items) items: (k',) scores, (k',) rows, best first.
+
+        An approximate index finds most of them (the manifest's recall_at_100), and an IVF
+        index may find fewer than k when its probed lists hold fewer items.
+        """
         if hidden.shape != (self._hidden_size,):
             raise ValueError(f"hidden must have shape ({self._hidden_size},), got {hidden.shape}")
         k = min(k, self._n_items)
@@ -68,3 +77,20 @@ class Retriever:
     def popular(self, k: int) -> npt.NDArray[np.int64]:
         """(min(k, n_items),) rows, most popular first: the page of a session with no state."""
         return self._popular[: max(k, 0)]
+
+
+def _configure(index: faiss.Index, recorded: dict[str, Any]) -> None:
+    """Check the index is the recorded type, then apply the recorded search parameters."""
+    kind = recorded.get("type", EXACT_INDEX_TYPE)  # recording none predates approximate ones
+    try:
+        actual = reverse_index_factory(index)  # type: ignore[no-untyped-call]
+    except (NotImplementedError, KeyError):
+        raise BundleMismatch(f"{INDEX_FILE} is an index type nextswipe does not know") from None
+    if actual != ("Flat" if kind == EXACT_INDEX_TYPE else kind):
+        raise BundleMismatch(f"{INDEX_FILE} is a {actual} index, the manifest says {kind}")
+    space = faiss.ParameterSpace()
+    for name, value in recorded.get("params", {}).items():
+        try:
+            space.set_index_parameter(index, name, float(value))
+        except RuntimeError:
+            raise BundleMismatch(f"{INDEX_FILE} ({actual}) has no parameter {name}") from None

@@ -1,15 +1,24 @@
-"""Retriever scores are the model's scores, its top-k is the exact top-k, bad indexes fail."""
+"""Retriever scores are the model's scores, its top-k is the exact top-k, bad indexes fail;
+an approximate index searches with the manifest's parameters."""
 
 import dataclasses
 import shutil
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
 import numpy.typing as npt
 import pytest
 
-from app.bundle import INDEX_FILE, POPULARITY_FILE, BundleMismatch, read_manifest
+from app.bundle import (
+    EXACT_INDEX_TYPE,
+    INDEX_FILE,
+    POPULARITY_FILE,
+    BundleMismatch,
+    Manifest,
+    read_manifest,
+)
 from app.retrieval.index import Retriever
 from tests.conftest import TinyBundle
 
@@ -110,3 +119,66 @@ def test_popularity_of_the_wrong_length_is_refused(tiny_bundle: TinyBundle, tmp_
     np.save(bundle / POPULARITY_FILE, np.ones(299, dtype=np.int64))
     with pytest.raises(BundleMismatch, match=r"shape \(299,\), expected \(300,\)"):
         Retriever(bundle, read_manifest(bundle))
+
+
+def with_index(
+    tiny_bundle: TinyBundle, tmp_path: Path, factory: str, recorded: dict[str, Any]
+) -> tuple[Path, Manifest]:
+    """A copy of the tiny bundle whose index is `factory` and whose manifest says `recorded`."""
+    bundle = Path(shutil.copytree(tiny_bundle.path, tmp_path / "bundle"))
+    vectors = faiss.read_index(str(bundle / INDEX_FILE)).reconstruct_n(0, 300)
+    index = faiss.index_factory(33, factory, faiss.METRIC_INNER_PRODUCT)
+    index.train(vectors)
+    index.add(vectors)
+    faiss.write_index(index, str(bundle / INDEX_FILE))
+    manifest = read_manifest(bundle)
+    return bundle, dataclasses.replace(manifest, index={**manifest.index, **recorded})
+
+
+def test_ivf_searches_with_the_manifests_nprobe(tiny_bundle: TinyBundle, tmp_path: Path) -> None:
+    recorded = {"type": "IVF8,Flat", "params": {"nprobe": 8}, "exact": False}
+    bundle, manifest = with_index(tiny_bundle, tmp_path, "IVF8,Flat", recorded)
+    retriever = Retriever(bundle, manifest)
+    one_probe = faiss.read_index(str(bundle / INDEX_FILE))  # FAISS's default: nprobe 1
+    missed = 0
+    for hidden in states(5):
+        expected = np.argsort(-model_scores(tiny_bundle, hidden), kind="stable")[:20]
+        np.testing.assert_array_equal(retriever.search(hidden, 20)[1], expected)  # all 8 lists
+        _, rows = one_probe.search(np.append(hidden, np.float32(1))[None, :], 20)
+        missed += int(not np.array_equal(rows[0], expected))
+    assert missed > 0  # so the exact answers above are nprobe's doing
+
+
+def test_hnsw_searches_with_the_manifests_ef_search(
+    tiny_bundle: TinyBundle, tmp_path: Path
+) -> None:
+    recorded = {"type": "HNSW8", "params": {"efSearch": 5}, "exact": False}
+    bundle, manifest = with_index(tiny_bundle, tmp_path, "HNSW8", recorded)
+    retriever = Retriever(bundle, manifest)
+    reference = faiss.read_index(str(bundle / INDEX_FILE))
+    default = faiss.read_index(str(bundle / INDEX_FILE))  # FAISS's default: efSearch 16
+    faiss.ParameterSpace().set_index_parameter(reference, "efSearch", 5)
+    differs = 0
+    for hidden in states(5):
+        query = np.append(hidden, np.float32(1))[None, :]
+        _, rows = reference.search(query, 50)
+        np.testing.assert_array_equal(retriever.search(hidden, 50)[1], rows[0][rows[0] >= 0])
+        differs += int(not np.array_equal(rows, default.search(query, 50)[1]))
+    assert differs > 0  # so the agreement above is efSearch's doing
+
+
+@pytest.mark.parametrize(
+    ("factory", "recorded", "message"),
+    [
+        ("IVF8,Flat", {"type": EXACT_INDEX_TYPE, "params": {}}, "IVF8,Flat index, .* flat_ip"),
+        ("IVF8,Flat", {"type": "IVF16,Flat", "params": {}}, "IVF8,Flat index, .* IVF16,Flat"),
+        ("IVF8,Flat", {"type": "IVF8,Flat", "params": {"efSearch": 64}}, "no parameter efSearch"),
+        ("Flat", {"type": "HNSW32", "params": {"efSearch": 64}}, "Flat index, .* HNSW32"),
+    ],
+)
+def test_index_disagreeing_with_the_manifest_is_refused(
+    tiny_bundle: TinyBundle, tmp_path: Path, factory: str, recorded: dict[str, Any], message: str
+) -> None:
+    bundle, manifest = with_index(tiny_bundle, tmp_path, factory, recorded)
+    with pytest.raises(BundleMismatch, match=message):
+        Retriever(bundle, manifest)
