@@ -1,6 +1,6 @@
 """Annotated dependencies: the lifespan State a route works with, and the optional token check.
 
-One dependency hands a route the whole State (its collaborators are `state["model"]`,
+One dependency hands a route the whole State (its collaborators are `state["serving"]`,
 `state["store"]`, ...): FastAPI resolves each dependency on every request, and one per
 collaborator cost a tenth of a swipe's time. It is async so that FastAPI runs it on the
 event loop instead of a thread hop.

@@ -3,10 +3,11 @@
 The State is what every request sees as `request.state` (nothing lives on `app.state`).
 A bundle that disagrees with its manifest stops the startup with BundleMismatch. Redis
 being down at startup does not: /readyz says so, and requests answer 503 until it is back.
+While the app runs, a BundleWatcher swaps in new bundle versions (watcher.py).
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import TypedDict
 
@@ -14,9 +15,9 @@ import numpy as np
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 
-from app.bandit.rewards import ArmStats, MemoryArmStats, RedisArmStats
-from app.errors import StateStoreUnavailable
-from app.model import ServingModel, load_model
+from app.bandit.bundle_arms import BundleArms
+from app.model import ServingModel
+from app.serving import ServingSlot
 from app.session.cursor import CursorSigner
 from app.session.memory_store import MemorySessionStore
 from app.session.recent import RecentStates
@@ -24,13 +25,13 @@ from app.session.state import Caps
 from app.session.store import RedisSessionStore, SessionStore, create_redis
 from app.settings import Settings
 from app.telemetry import Telemetry
+from app.watcher import BundleWatcher, load_bundle
 
 
 class State(TypedDict):
     settings: Settings
-    model: ServingModel
+    serving: ServingSlot  # read `.current` once per request: the bundle and its bandit arms
     store: SessionStore
-    arms: ArmStats
     signer: CursorSigner
     caps: Caps
     rng: np.random.Generator
@@ -54,20 +55,11 @@ def caps_of(settings: Settings) -> Caps:
 def lifespan_for(settings: Settings, rng: np.random.Generator | None = None) -> Lifespan:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[State]:
-        model = load_model(
-            settings.bundle_dir,
-            settings.ort_intra_op_threads,
-            settings.faiss_omp_threads,
-            settings.explore_popularity_alpha,
-        )
-        hidden_size = model.manifest.hidden_size
+        model = load_bundle(settings, settings.bundle_dir)
         client: aioredis.Redis | None = None
         store: SessionStore
-        arms: ArmStats
-        sync: asyncio.Task[None] | None = None  # the bandit counts' exchange with Redis
         if settings.redis_url is None:
             store = MemorySessionStore(settings.session_ttl_s)
-            arms = MemoryArmStats(model.n_arms)
         else:
             client = create_redis(
                 settings.redis_url,
@@ -79,7 +71,6 @@ def lifespan_for(settings: Settings, rng: np.random.Generator | None = None) -> 
                 client,
                 settings.key_prefix,
                 settings.session_ttl_s,
-                hidden_size,
                 settings.update_retries,
                 # a copy idle for less than the TTL cannot outlive its key (recent.py)
                 RecentStates(
@@ -87,33 +78,36 @@ def lifespan_for(settings: Settings, rng: np.random.Generator | None = None) -> 
                     min(settings.recent_idle_s, settings.session_ttl_s / 2),
                 ),
             )
-            # arms are the clusters of one bundle: another bundle's statistics mean nothing
-            shared_arms = RedisArmStats(
-                client, f"{settings.key_prefix}:{model.version}", model.n_arms
+
+        def arms_for(bundle: ServingModel) -> Awaitable[BundleArms]:
+            """Arms are one bundle's clusters: each bundle counts under its own version."""
+            return BundleArms.start(
+                bundle.version, bundle.n_arms, client, settings.key_prefix, settings.bandit_sync_s
             )
-            with suppress(StateStoreUnavailable):  # Redis may be down: the loop retries
-                await shared_arms.sync()
-            sync = asyncio.create_task(shared_arms.run(settings.bandit_sync_s))
-            arms = shared_arms
+
+        slot = await ServingSlot.open(model, arms_for)
+        telemetry = Telemetry()
+        telemetry.serving(model.version)
+        watch: asyncio.Task[None] | None = None
+        if settings.bundle_poll_s > 0:
+            watch = asyncio.create_task(BundleWatcher(settings, slot, telemetry).run())
         try:
             yield State(
                 settings=settings,
-                model=model,
+                serving=slot,
                 store=store,
-                arms=arms,
                 signer=CursorSigner(settings.cursor_secret),
                 caps=caps_of(settings),
                 rng=rng or np.random.default_rng(),
-                telemetry=Telemetry(),
+                telemetry=telemetry,
                 redis=client,
             )
         finally:
-            if sync is not None:
-                sync.cancel()
+            if watch is not None:
+                watch.cancel()
                 with suppress(asyncio.CancelledError):
-                    await sync
-                with suppress(StateStoreUnavailable):  # the last counts, if Redis is there
-                    await shared_arms.sync()
+                    await watch
+            await slot.close()  # the last bandit counts, if Redis is there
             await store.close()
             if client is not None:
                 await client.aclose()

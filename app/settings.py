@@ -16,7 +16,9 @@ DEFAULT_BUNDLE = Path("bundles/demo")
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    bundle_dir: Path = DEFAULT_BUNDLE  # the exported bundle to serve
+    bundle_dir: Path = DEFAULT_BUNDLE  # the exported bundle to serve, watched for new versions
+    bundle_poll_s: float = 2.0  # how often bundle_dir's manifest is checked (0: never)
+    swap_replay_items: int = 20  # last seen items replayed into a session after a swap (0: reset)
     redis_url: str | None = None  # None: the embedded in-process store (one process only)
     key_prefix: str = "ns"  # namespace of every Redis key
     session_ttl_s: int = 1800  # idle time after which a session is gone
@@ -50,6 +52,8 @@ class Settings:
             raise ValueError("explore_share must be in [0, 1]")
         if self.recent_sessions < 0 or self.recent_idle_s <= 0.0:
             raise ValueError("recent_sessions must be >= 0 and recent_idle_s positive")
+        if self.bundle_poll_s < 0.0 or self.swap_replay_items < 0:
+            raise ValueError("bundle_poll_s and swap_replay_items must be >= 0")
         if self.bandit_sync_s <= 0.0:
             raise ValueError("bandit_sync_s must be positive")
         for name in ("max_seen", "max_served", "max_pages", "max_event_ids", "update_retries"):
@@ -81,6 +85,10 @@ class Settings:
         auth_token: str | None = env("AUTH_TOKEN", default=None) or None
         return cls(
             bundle_dir=Path(env("BUNDLE", default=str(defaults.bundle_dir))),
+            bundle_poll_s=env("BUNDLE_POLL_S", cast=float, default=defaults.bundle_poll_s),
+            swap_replay_items=env(
+                "SWAP_REPLAY_ITEMS", cast=int, default=defaults.swap_replay_items
+            ),
             redis_url=redis_url,
             key_prefix=env("KEY_PREFIX", default=defaults.key_prefix),
             session_ttl_s=env("SESSION_TTL_S", cast=int, default=defaults.session_ttl_s),

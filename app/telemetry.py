@@ -9,10 +9,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, Info, generate_latest
 
 # 50 us .. 1 s: the hot path lives in the sub-millisecond buckets
 _BUCKETS_S = (5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 1.0)
+MIGRATIONS = ("carried", "reset")  # the outcomes of session/migrate.py
 
 
 class Telemetry:
@@ -50,6 +51,22 @@ class Telemetry:
         self.explore_rewards = counter(
             "nextswipe_explore_rewards_total", "Engagement weight credited to bandit arms"
         )
+        self.model_swaps = counter("nextswipe_model_swaps_total", "New bundles swapped in")
+        self.model_swap_failures = counter(
+            "nextswipe_model_swap_failures_total", "New bundles refused (the old one serves on)"
+        )
+        migrated = Counter(
+            "nextswipe_sessions_migrated_total",
+            "Sessions of a replaced bundle carried over, or reset (a bundle older than that)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.sessions_migrated = {outcome: migrated.labels(outcome) for outcome in MIGRATIONS}
+        self._model = Info("nextswipe_model", "The bundle being served", registry=self.registry)
+
+    def serving(self, version: str) -> None:
+        """Expose the served bundle's version (nextswipe_model_info{version=...} 1)."""
+        self._model.info({"version": version})
 
     def _counter(self, name: str, documentation: str) -> Counter:
         return Counter(name, documentation, registry=self.registry)

@@ -30,6 +30,7 @@ from app.flows.build_feed import FeedResult, build_feed
 from app.flows.record_swipe import SwipeResult, record_swipe
 from app.model import ServingModel, load_model
 from app.schemas import FeedItem, FeedOut, SwipeOut
+from app.serving import Serving
 from app.session.cursor import CursorSigner
 from app.session.recent import RecentStates
 from app.session.state import Caps
@@ -111,8 +112,9 @@ async def run_sessions(
     client = create_redis(redis_url, 1.0, 1.0, 8)
     defaults = Settings()  # the service's: keeps its last writes, so an update reads nothing
     recent = RecentStates(defaults.recent_sessions, defaults.recent_idle_s)
-    store = RedisSessionStore(client, "bench", 1800.0, model.manifest.hidden_size, 20, recent)
+    store = RedisSessionStore(client, "bench", 1800.0, 20, recent)
     arms = RedisArmStats(client, f"bench:{model.version}", model.n_arms)
+    serving = Serving(model, arms)
     signer = CursorSigner("bench-secret-bench-secret-bench!")
     caps = Caps()
     rng = np.random.default_rng(seed)
@@ -129,11 +131,11 @@ async def run_sessions(
                     session_id,
                     PAGE_SIZE,
                     None,
-                    model=model,
+                    serving=serving,
                     store=store,
-                    arms=arms,
                     signer=signer,
                     caps=caps,
+                    replay_items=defaults.swap_replay_items,
                     explore_share=0.2,
                     rng=rng,
                     telemetry=telemetry,
@@ -153,10 +155,10 @@ async def run_sessions(
                         item_id,
                         f"{session_id}-{item_id}",
                         engagement,
-                        model=model,
+                        serving=serving,
                         store=store,
-                        arms=arms,
                         caps=caps,
+                        replay_items=defaults.swap_replay_items,
                         weights=DEFAULT_WEIGHTS,
                         telemetry=telemetry,
                     )

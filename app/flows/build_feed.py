@@ -4,7 +4,8 @@ The hidden state is the FAISS query (no ONNX on this path). A cursor of a stored
 replays it exactly; a request without one, or with a next_cursor not yet used, builds a
 new page from the current state. A session with no swipes gets a cold-start page. When the
 session store is unreachable the feed still answers: a cold-start page (popularity plus
-exploration) that is stored nowhere and marked degraded.
+exploration) that is stored nowhere and marked degraded. A state of a bundle swapped out
+since is carried over to the serving one first, in the same update (session/migrate.py).
 """
 
 import time
@@ -12,12 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.bandit.rewards import ArmStats, Posteriors
+from app.bandit.rewards import Posteriors
 from app.bandit.slots import explore_positions, merge
 from app.errors import StateStoreUnavailable
 from app.model import ServingModel
 from app.retrieval.filters import drop_excluded, fetch_size
+from app.serving import Serving
 from app.session.cursor import CursorSigner
+from app.session.migrate import Migration, migrate
 from app.session.state import Caps, Page, SessionState
 from app.session.store import SessionStore
 from app.telemetry import Telemetry
@@ -106,43 +109,47 @@ async def build_feed(
     count: int,
     cursor: str | None,
     *,
-    model: ServingModel,
+    serving: Serving,
     store: SessionStore,
-    arms: ArmStats,
     signer: CursorSigner,
     caps: Caps,
+    replay_items: int,
     explore_share: float,
     rng: np.random.Generator,
     telemetry: Telemetry,
 ) -> FeedResult:
+    model, arms = serving.model, serving.arms
     wanted = signer.verify(cursor, session_id) if cursor is not None else None
     posteriors = arms.posteriors()
     started = time.perf_counter()
     applied_at = started
 
-    def apply(state: SessionState | None) -> tuple[SessionState, tuple[Page, bool]]:
+    def apply(
+        state: SessionState | None,
+    ) -> tuple[SessionState, tuple[Page, bool, Migration | None]]:
         nonlocal applied_at
         telemetry.observe("state_read", time.perf_counter() - started)
-        if state is not None and wanted is not None and wanted in state.pages:
-            return state, (state.pages[wanted], True)  # a retry: the same page again
         current = state or SessionState(model_version=model.version)
-        if current.model_version != model.version:
-            current.hidden = None
+        migration = migrate(current, serving, replay_items)
+        if wanted is not None and wanted in current.pages:
+            return current, (current.pages[wanted], True, migration)  # a retry: the same page
         number = wanted if wanted == current.next_page else current.next_page
         page, explored_arms = compose_page(
             current, number, count, model, posteriors, explore_share, rng, telemetry
         )
         current.add_page(page, explored_arms, caps)
         applied_at = time.perf_counter()
-        return current, (page, False)
+        return current, (page, False, migration)
 
     try:
-        page, replayed = await store.update(session_id, apply)
+        page, replayed, migration = await store.update(session_id, apply)
     except StateStoreUnavailable:
         return degraded_page(
             session_id, wanted or 0, count, model, posteriors, explore_share, rng, signer, telemetry
         )
     telemetry.observe("state_write", time.perf_counter() - applied_at)
+    if migration is not None:
+        telemetry.sessions_migrated[migration].inc()
     if replayed:
         telemetry.page_replays.inc()
     else:

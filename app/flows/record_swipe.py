@@ -2,16 +2,17 @@
 
 Everything is validated before the first write: an unknown item changes nothing stored.
 The read-step-write is one atomic store update, so two swipes of one session never
-overwrite each other, and a retried event id is applied at most once.
+overwrite each other, and a retried event id is applied at most once. A state of a bundle
+swapped out since is carried over to the serving one first, in the same update.
 """
 
 import time
 from dataclasses import dataclass
 
-from app.bandit.rewards import ArmStats
 from app.engagement import EngagementEvent, EngagementWeights, engagement_weight
 from app.errors import UnknownItem
-from app.model import ServingModel
+from app.serving import Serving
+from app.session.migrate import Migration, migrate
 from app.session.state import Caps, SessionState
 from app.session.store import SessionStore
 from app.telemetry import Telemetry
@@ -25,6 +26,7 @@ class SwipeResult:
     duplicate: bool
     model_version: str
     explored_arm: int | None = None  # the bandit arm credited, when the item was explored
+    migration: Migration | None = None  # the state came from a swapped-out bundle
 
 
 async def record_swipe(
@@ -33,13 +35,14 @@ async def record_swipe(
     event_id: str | None,
     engagement: EngagementEvent,
     *,
-    model: ServingModel,
+    serving: Serving,
     store: SessionStore,
-    arms: ArmStats,
     caps: Caps,
+    replay_items: int,
     weights: EngagementWeights,
     telemetry: Telemetry,
 ) -> SwipeResult:
+    model, arms = serving.model, serving.arms
     item_row = model.vocab.row(item_id)
     if item_row is None:
         raise UnknownItem(f"item {item_id!r} is not in the catalogue of model {model.version}")
@@ -50,20 +53,25 @@ async def record_swipe(
     def apply(state: SessionState | None) -> tuple[SessionState, SwipeResult]:
         nonlocal applied_at
         telemetry.observe("state_read", time.perf_counter() - started)
-        if state is not None and event_id is not None and event_id in state.events:
-            seq = state.events[event_id]  # a retry: nothing changes, the first seq is echoed
-            return state, SwipeResult(seq, weight, False, True, state.model_version)
         current = state or SessionState(model_version=model.version)
-        if current.model_version != model.version:
-            current.hidden = None  # a state of another model means nothing to this one
+        migration = migrate(current, serving, replay_items)
+        if event_id is not None and event_id in current.events:
+            seq = current.events[event_id]  # a retry: nothing else changes, its seq is echoed
+            return current, SwipeResult(
+                seq, weight, False, True, model.version, migration=migration
+            )
         with telemetry.stage("gru_step"):
             hidden = model.step.step(current.hidden, item_row, weight)
-        arm = current.apply_swipe(item_row, hidden, event_id, model.version, caps)
+        arm = current.apply_swipe(item_row, weight, hidden, event_id, model.version, caps)
         applied_at = time.perf_counter()
-        return current, SwipeResult(current.seq, weight, state is None, False, model.version, arm)
+        return current, SwipeResult(
+            current.seq, weight, state is None, False, model.version, arm, migration
+        )
 
     result = await store.update(session_id, apply)
     telemetry.observe("state_write", time.perf_counter() - applied_at)
+    if result.migration is not None:
+        telemetry.sessions_migrated[result.migration].inc()
     if result.duplicate:
         telemetry.duplicates.inc()
         return result

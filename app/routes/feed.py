@@ -26,23 +26,24 @@ async def get_feed(
     cursor: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
 ) -> FeedOut:
     started = time.perf_counter()
-    settings, model, telemetry = state["settings"], state["model"], state["telemetry"]
+    settings, telemetry = state["settings"], state["telemetry"]
+    serving = state["serving"].current  # read once: the whole request uses this bundle
     if count is not None and count > settings.feed_max_count:
         raise InvalidRequest(f"count: must be at most {settings.feed_max_count}")
     result = await build_feed(
         session_id,
         count or settings.feed_default_count,
         cursor,
-        model=model,
+        serving=serving,
         store=state["store"],
-        arms=state["arms"],
         signer=state["signer"],
         caps=state["caps"],
+        replay_items=settings.swap_replay_items,
         explore_share=settings.explore_share,
         rng=state["rng"],
         telemetry=telemetry,
     )
-    ids = model.vocab.ids_of(np.asarray(result.page.items, dtype=np.int64))
+    ids = serving.model.vocab.ids_of(np.asarray(result.page.items, dtype=np.int64))
     items = [
         FeedItem(item_id=item_id, score=score, source="explore" if explore else "model", rank=rank)
         for rank, (item_id, score, explore) in enumerate(

@@ -22,7 +22,7 @@ async def readyz(state: StateDep) -> dict[str, str] | JSONResponse:
     except StateStoreUnavailable as error:
         body = {"error": error.code, "detail": error.detail}
         return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
-    return {"status": "ready", "model_version": state["model"].version}
+    return {"status": "ready", "model_version": state["serving"].current.model.version}
 
 
 @router.get("/metrics")

@@ -33,10 +33,10 @@ async def post_swipe(swipe: SwipeIn, state: StateDep) -> SwipeOut:
         swipe.item_id,
         swipe.event_id,
         engagement,
-        model=state["model"],
+        serving=state["serving"].current,  # read once: the whole request uses this bundle
         store=state["store"],
-        arms=state["arms"],
         caps=state["caps"],
+        replay_items=state["settings"].swap_replay_items,
         weights=state["settings"].engagement,
         telemetry=state["telemetry"],
     )

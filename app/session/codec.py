@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from app.session.state import Page, SessionState
 
-VERSION = 1
+VERSION = 2  # 2: the weights of the seen items (1 had none; its blobs read as expired)
 # After the version byte: seq, next_page, hidden size (-1: no hidden yet), then the counts
 # of seen, served, events, pages, page items (all pages together) and pending explores.
 _HEADER = struct.Struct("<qqi6I")
@@ -32,6 +32,7 @@ def _sections(counts: tuple[int, ...]) -> tuple[tuple[str, int], ...]:
     n_seen, n_served, n_events, n_pages, n_items, n_pending = counts
     return (
         ("i", n_seen),  # swiped item rows
+        ("f", n_seen),  # their engagement weights, float32
         ("i", n_served),  # served item rows
         ("q", n_events),  # the seq of each event id
         ("q", n_pages),  # page numbers
@@ -51,6 +52,8 @@ def encode(state: SessionState) -> bytes:
     for page in pages:
         if not len(page.items) == len(page.scores) == len(page.explore):
             raise ValueError(f"page {page.number} has items, scores and flags of unequal length")
+    if len(state.weights) != len(state.seen):
+        raise ValueError(f"{len(state.seen)} seen items but {len(state.weights)} weights")
     if state.hidden is not None and state.hidden.ndim != 1:
         raise ValueError(f"hidden state must be 1-D (H,), got shape {state.hidden.shape}")
     hidden = b"" if state.hidden is None else np.asarray(state.hidden, _HIDDEN).tobytes()
@@ -69,6 +72,7 @@ def encode(state: SessionState) -> bytes:
     body = struct.pack(
         "<" + "".join(f"{length}{code}" for code, length in _sections(counts)),
         *state.seen,
+        *state.weights,
         *state.served,
         *state.events.values(),
         *(page.number for page in pages),
@@ -84,9 +88,11 @@ def encode(state: SessionState) -> bytes:
     return b"".join([bytes([VERSION]), header, hidden, body, text])
 
 
-def decode(data: bytes, hidden_size: int | None = None) -> SessionState:
-    """Raises CorruptState for truncated, padded, unknown-version or ill-formed data, and for
-    a hidden state whose size is not `hidden_size` (a bundle with another GRU)."""
+def decode(data: bytes) -> SessionState:
+    """Raises CorruptState for truncated, padded, unknown-version or ill-formed data.
+
+    The hidden state may be of any size: a state of another bundle is the flows' to carry
+    over (session/migrate.py), not the store's to refuse."""
     if not data:
         raise CorruptState("session data is empty")
     if data[0] != VERSION:
@@ -96,8 +102,6 @@ def decode(data: bytes, hidden_size: int | None = None) -> SessionState:
     seq, next_page, n_hidden, *counts = _HEADER.unpack_from(data, 1)
     if n_hidden < -1:
         raise CorruptState(f"hidden state size {n_hidden} is negative")
-    if hidden_size is not None and n_hidden not in (-1, hidden_size):
-        raise CorruptState(f"hidden state has {n_hidden} floats, the model uses {hidden_size}")
     offset = 1 + _HEADER.size
     hidden = None
     if n_hidden >= 0:
@@ -108,7 +112,9 @@ def decode(data: bytes, hidden_size: int | None = None) -> SessionState:
         dtype = np.dtype("<" + code)
         arrays.append(_take(data, offset, dtype, length).tolist())
         offset += dtype.itemsize * length
-    seen, served, event_seqs, numbers, sizes, items, scores, flags, rows, arms, lengths = arrays
+    seen, weights, served, event_seqs, numbers, sizes, items, scores, flags, rows, arms, lengths = (
+        arrays
+    )
     try:
         text = data[offset:].decode(*_UTF8)
     except UnicodeDecodeError as exc:
@@ -134,6 +140,7 @@ def decode(data: bytes, hidden_size: int | None = None) -> SessionState:
         hidden=hidden,
         seq=seq,
         seen=seen,
+        weights=weights,
         served=served,
         events=dict(zip(event_ids, event_seqs, strict=True)),
         pages=pages,

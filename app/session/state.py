@@ -43,6 +43,8 @@ class SessionState:
     hidden: npt.NDArray[np.float32] | None = None  # (H,); None until the first swipe
     seq: int = 0  # swipes applied
     seen: list[int] = field(default_factory=list)  # swiped item rows, oldest first
+    # the engagement weight of each seen item: what a model swap replays (session/migrate.py)
+    weights: list[float] = field(default_factory=list)
     served: list[int] = field(default_factory=list)  # served item rows, oldest first
     events: dict[str, int] = field(default_factory=dict)  # applied event id -> its seq
     pages: dict[int, Page] = field(default_factory=dict)  # page number -> page, oldest first
@@ -52,6 +54,7 @@ class SessionState:
     def apply_swipe(
         self,
         item_row: int,
+        weight: float,
         hidden: npt.NDArray[np.float32],
         event_id: str | None,
         model_version: str,
@@ -62,6 +65,7 @@ class SessionState:
         self.model_version = model_version
         self.seq += 1
         _append_bounded(self.seen, item_row, caps.seen)
+        _append_bounded(self.weights, weight, caps.seen)
         if event_id is not None:
             self.events[event_id] = self.seq
             _trim_oldest(self.events, caps.event_ids)
@@ -86,7 +90,7 @@ class SessionState:
         return set(self.seen).union(self.served)
 
 
-def _append_bounded(values: list[int], value: int, cap: int) -> None:
+def _append_bounded(values: list[V], value: V, cap: int) -> None:
     values.append(value)
     if len(values) > cap:
         del values[: len(values) - cap]

@@ -109,14 +109,12 @@ class RedisSessionStore(SessionStore):
         client: aioredis.Redis,
         key_prefix: str,
         ttl_s: float,
-        hidden_size: int,
         retries: int = 20,
         recent: RecentStates | None = None,
     ) -> None:
         self._client = client
         self._prefix = key_prefix
         self._ttl_ms = round(ttl_s * 1000)
-        self._hidden_size = hidden_size
         self._retries = retries
         self._compare_and_set = client.register_script(_COMPARE_AND_SET)
         self._locks = SessionLocks()
@@ -130,7 +128,7 @@ class RedisSessionStore(SessionStore):
                 blob: bytes | None
                 if known is not None:  # what this process wrote last: no read
                     (rev, blob), known = known, None
-                    current: SessionState | None = decode(blob, self._hidden_size)
+                    current: SessionState | None = decode(blob)
                 else:
                     rev, blob, current = await self._load(key)
                 new, result = apply(current)
@@ -165,7 +163,7 @@ class RedisSessionStore(SessionStore):
         if not isinstance(blob, bytes):  # absent: the client returns bytes, never str
             return revision, None, None
         try:
-            return revision, blob, decode(blob, self._hidden_size)
+            return revision, blob, decode(blob)
         except CorruptState as exc:
             logger.warning("session key %s is unreadable, starting over: %s", key, exc)
             return revision, None, None

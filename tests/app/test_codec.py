@@ -12,6 +12,7 @@ def full_state() -> SessionState:
         hidden=np.array([0.5, -1.25, 3.0e-8, np.inf], dtype=np.float32),
         seq=7,
         seen=[4, 9, 2**31 - 1],
+        weights=[1.0, 0.05, 0.375],
         served=[11, 12, 13, 14],
         events={"évènement-1": 3, "日本-2": 5, "🙂": 7, "\ud800": 6},
         pages={
@@ -31,6 +32,7 @@ def assert_same(actual: SessionState, expected: SessionState) -> None:
     assert actual.model_version == expected.model_version
     assert actual.seq == expected.seq
     assert actual.seen == expected.seen
+    assert actual.weights == pytest.approx(expected.weights)  # float32 in the bytes
     assert actual.served == expected.served
     assert list(actual.events.items()) == list(expected.events.items())  # order kept
     assert list(actual.pages.items()) == list(expected.pages.items())
@@ -47,7 +49,7 @@ def test_empty_state_round_trips() -> None:
 
 def test_full_state_round_trips_and_encodes_identically_again() -> None:
     data = encode(full_state())
-    decoded = decode(data, hidden_size=4)
+    decoded = decode(data)
     assert_same(decoded, full_state())
     assert encode(decoded) == data  # what lets the store detect a no-op update
 
@@ -67,11 +69,10 @@ def test_scores_are_kept_at_float32_precision() -> None:
     assert decode(encode(state)).pages[0].scores == (float(np.float32(0.1)),)
 
 
-def test_hidden_of_another_size_is_refused() -> None:
-    with pytest.raises(CorruptState, match="the model uses 8"):
-        decode(encode(full_state()), hidden_size=8)
-    # a session without a hidden state fits any model
-    assert decode(encode(SessionState("v1")), hidden_size=8).hidden is None
+def test_version_1_blobs_read_as_corrupt() -> None:
+    """Format 1 kept no weights: its sessions start over, as expired ones do."""
+    with pytest.raises(CorruptState, match="version 1 is unknown"):
+        decode(bytes([1]) + encode(full_state())[1:])
 
 
 def test_unknown_version_is_refused() -> None:
@@ -103,6 +104,11 @@ def test_negative_hidden_size_is_refused() -> None:
     data[17:21] = (-2).to_bytes(4, "little", signed=True)  # after version, seq, next_page
     with pytest.raises(CorruptState, match="negative"):
         decode(bytes(data))
+
+
+def test_seen_items_without_their_weights_cannot_be_encoded() -> None:
+    with pytest.raises(ValueError, match="2 seen items but 1 weights"):
+        encode(SessionState("v1", seen=[1, 2], weights=[1.0]))
 
 
 def test_pages_with_unequal_columns_cannot_be_encoded() -> None:

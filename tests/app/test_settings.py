@@ -27,6 +27,8 @@ def test_environment_overrides() -> None:
         "NEXTSWIPE_AUTH_TOKEN": "t0ken",
         "NEXTSWIPE_SKIP_MS": "2000",
         "NEXTSWIPE_WEIGHT_LIKE": "0.5",
+        "NEXTSWIPE_BUNDLE_POLL_S": "0",
+        "NEXTSWIPE_SWAP_REPLAY_ITEMS": "5",
     }
     settings = Settings.from_env(Config(environ=environ, env_prefix="NEXTSWIPE_"))
     assert settings.bundle_dir == Path("/srv/bundle")
@@ -34,6 +36,7 @@ def test_environment_overrides() -> None:
     assert (settings.session_ttl_s, settings.explore_share) == (60, 0.3)
     assert settings.auth_token == "t0ken"
     assert (settings.engagement.skip_ms, settings.engagement.like) == (2000, 0.5)
+    assert (settings.bundle_poll_s, settings.swap_replay_items) == (0.0, 5)
 
 
 def test_empty_redis_url_means_embedded_store() -> None:
@@ -47,6 +50,8 @@ def test_empty_redis_url_means_embedded_store() -> None:
         ({"NEXTSWIPE_SESSION_TTL_S": "0"}, "session_ttl_s"),
         ({"NEXTSWIPE_EXPLORE_SHARE": "1.5"}, "explore_share"),
         ({"NEXTSWIPE_MAX_SEEN": "0"}, "max_seen"),
+        ({"NEXTSWIPE_BUNDLE_POLL_S": "-1"}, "bundle_poll_s"),
+        ({"NEXTSWIPE_SWAP_REPLAY_ITEMS": "-1"}, "swap_replay_items"),
         ({"NEXTSWIPE_SESSION_TTL_S": "soon"}, "SESSION_TTL_S"),
     ],
 )

@@ -15,10 +15,11 @@ def page(number: int, items: tuple[int, ...], explore: tuple[bool, ...] | None =
 def test_swipe_counts_remembers_and_credits_explored_item() -> None:
     state = SessionState(model_version="v0")
     state.add_page(page(0, (5, 6, 7), (False, True, False)), {6: 3}, Caps())
-    assert state.apply_swipe(5, HIDDEN, "e1", "v1", Caps()) is None
-    assert state.apply_swipe(6, HIDDEN, None, "v1", Caps()) == 3
-    assert state.apply_swipe(6, HIDDEN, None, "v1", Caps()) is None  # credited only once
+    assert state.apply_swipe(5, 1.0, HIDDEN, "e1", "v1", Caps()) is None
+    assert state.apply_swipe(6, 0.5, HIDDEN, None, "v1", Caps()) == 3
+    assert state.apply_swipe(6, 0.05, HIDDEN, None, "v1", Caps()) is None  # credited only once
     assert (state.seq, state.seen, state.events) == (3, [5, 6, 6], {"e1": 1})
+    assert state.weights == [1.0, 0.5, 0.05]
     assert state.model_version == "v1"
 
 
@@ -28,8 +29,8 @@ def test_pages_advance_and_count_as_served() -> None:
     state.add_page(page(1, (3,)), {}, Caps())
     assert state.next_page == 2
     assert state.served == [1, 2, 3]
-    state.apply_swipe(9, HIDDEN, None, "v1", Caps())
-    state.apply_swipe(2, HIDDEN, None, "v1", Caps())  # served, then swiped: excluded once
+    state.apply_swipe(9, 1.0, HIDDEN, None, "v1", Caps())
+    state.apply_swipe(2, 1.0, HIDDEN, None, "v1", Caps())  # served, then swiped: excluded once
     assert state.excluded() == {1, 2, 3, 9}
 
 
@@ -37,8 +38,9 @@ def test_caps_drop_the_oldest() -> None:
     caps = Caps(seen=3, served=4, pages=2, event_ids=2, pending_explore=1)
     state = SessionState(model_version="v1")
     for item in range(5):
-        state.apply_swipe(item, HIDDEN, f"e{item}", "v1", caps)
+        state.apply_swipe(item, item / 10, HIDDEN, f"e{item}", "v1", caps)
     assert state.seen == [2, 3, 4]
+    assert state.weights == [0.2, 0.3, 0.4]  # trimmed with the items they belong to
     assert list(state.events) == ["e3", "e4"]
     for number in range(3):
         items = (10 * number, 10 * number + 1)

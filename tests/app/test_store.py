@@ -41,7 +41,7 @@ def swipe(item_row: int, calls: list[int] | None = None) -> Apply[int]:
         if calls is not None:
             calls.append(item_row)
         state = current if current is not None else SessionState(model_version="v1")
-        state.apply_swipe(item_row, np.full(H, item_row, np.float32), None, "v1", Caps())
+        state.apply_swipe(item_row, 1.0, np.full(H, item_row, np.float32), None, "v1", Caps())
         return state, state.seq
 
     return apply
@@ -64,7 +64,7 @@ async def make_redis_store(redis_url: str, anyio_backend: str) -> AsyncIterator[
         """`recent`: sessions whose last write the store keeps (as the service does by default)."""
         clients.append(create_redis(redis_url, 1.0, 1.0, max_connections=8))
         return RedisSessionStore(
-            clients[-1], PREFIX, ttl_s, H, retries, RecentStates(recent, ttl_s / 2)
+            clients[-1], PREFIX, ttl_s, retries, RecentStates(recent, ttl_s / 2)
         )
 
     yield make
@@ -217,7 +217,7 @@ async def test_caps_keep_the_newest_seen_items(backend: Backend) -> None:
     def hundred_swipes(current: SessionState | None) -> tuple[SessionState, None]:
         state = current if current is not None else SessionState(model_version="v1")
         for _ in range(100):
-            state.apply_swipe(state.seq, np.zeros(H, np.float32), None, "v1", caps)
+            state.apply_swipe(state.seq, 1.0, np.zeros(H, np.float32), None, "v1", caps)
         return state, None
 
     for _ in range(15):
@@ -293,7 +293,7 @@ async def test_session_busy_when_every_write_loses_the_race(
 @pytest.mark.anyio
 async def test_unreachable_redis_fails_fast_as_store_unavailable() -> None:
     client = create_redis(f"redis://127.0.0.1:{free_port()}/0", 0.1, 0.1, max_connections=2)
-    store = RedisSessionStore(client, PREFIX, TTL_S, hidden_size=H)
+    store = RedisSessionStore(client, PREFIX, TTL_S)
     with anyio.fail_after(1):
         with pytest.raises(StateStoreUnavailable, match="unreachable"):
             await store.update("s", swipe(1))
