@@ -5,6 +5,7 @@ a swipe away within `skip_ms` is a skip. Used by the service on every swipe and 
 wherever the log has signals, so both see the same weights. Standard library only.
 """
 
+import math
 from dataclasses import dataclass
 
 
@@ -24,11 +25,11 @@ class EngagementWeights:
     def __post_init__(self) -> None:
         if self.skip_ms < 0 or self.reference_duration_ms <= 0:
             raise ValueError("skip_ms must be >= 0 and reference_duration_ms > 0")
-        if not 0.0 <= self.skip_weight <= 1.0:
+        if not 0.0 <= self.skip_weight <= 1.0:  # False for NaN too
             raise ValueError(f"skip_weight must lie in [0, 1], got {self.skip_weight}")
         bonuses = (self.share, self.save, self.replay, self.like, self.comment)
-        if min(bonuses) < 0.0:
-            raise ValueError(f"signal bonuses must be >= 0, got {bonuses}")
+        if not all(math.isfinite(bonus) and bonus >= 0.0 for bonus in bonuses):
+            raise ValueError(f"signal bonuses must be finite and >= 0, got {bonuses}")
 
 
 DEFAULT_WEIGHTS = EngagementWeights()
@@ -50,7 +51,8 @@ class EngagementEvent:
 def engagement_weight(
     event: EngagementEvent, weights: EngagementWeights = DEFAULT_WEIGHTS
 ) -> float:
-    """Weight in [0, 1]: 1 for a full watch or a plain interaction, `skip_weight` for a skip."""
+    """Weight in [0, 1]: 1 for a full watch or an interaction without a watch time,
+    `skip_weight` for a skip, and never less than a skip for anything watched longer."""
     if event.watch_ms is not None and event.watch_ms < 0:
         raise ValueError(f"watch_ms must be >= 0, got {event.watch_ms}")
     if event.duration_ms is not None and event.duration_ms <= 0:
@@ -58,16 +60,14 @@ def engagement_weight(
     if event.replays < 0:
         raise ValueError(f"replays must be >= 0, got {event.replays}")
 
+    if event.watch_ms is None:
+        return 1.0  # no watch time (e.g. training logs of plain interactions): counts fully
     explicit = event.liked or event.shared or event.saved or event.commented or event.replays > 0
-    if event.watch_ms is None and not explicit:
-        return 1.0  # training data without signals: every interaction counts fully
-    if event.watch_ms is not None and event.watch_ms < weights.skip_ms and not explicit:
+    if event.watch_ms < weights.skip_ms and not explicit:
         return weights.skip_weight
 
-    fraction = 0.0
-    if event.watch_ms is not None:
-        length_ms = event.duration_ms or weights.reference_duration_ms
-        fraction = min(1.0, event.watch_ms / length_ms)
+    length_ms = event.duration_ms or weights.reference_duration_ms
+    fraction = min(1.0, event.watch_ms / length_ms)
     bonus = (
         weights.share * event.shared
         + weights.save * event.saved
@@ -75,4 +75,6 @@ def engagement_weight(
         + weights.like * event.liked
         + weights.comment * event.commented
     )
-    return min(1.0, fraction + bonus)
+    # 3 s of a 10-minute item is a 0.005 fraction: watching past the skip threshold must
+    # not weigh less than skipping before it
+    return min(1.0, max(weights.skip_weight, fraction + bonus))

@@ -39,18 +39,26 @@ def test_explicit_signal_overrides_the_skip_rule() -> None:
     assert engagement_weight(replayed) == pytest.approx(0.5)  # replay bonus counted once
 
 
-def test_each_bonus_without_watch_time() -> None:
-    assert engagement_weight(EngagementEvent(shared=True)) == pytest.approx(0.6)
-    assert engagement_weight(EngagementEvent(saved=True)) == pytest.approx(0.5)
-    assert engagement_weight(EngagementEvent(replays=1)) == pytest.approx(0.4)
-    assert engagement_weight(EngagementEvent(liked=True)) == pytest.approx(0.3)
-    assert engagement_weight(EngagementEvent(commented=True)) == pytest.approx(0.3)
+def test_signals_without_watch_time_never_weigh_less_than_a_plain_interaction() -> None:
+    # a like used to weigh 0.3 here, less than the same interaction without the like (1.0)
+    for signal in ("shared", "saved", "liked", "commented"):
+        assert engagement_weight(EngagementEvent(**{signal: True})) == 1.0
+    assert engagement_weight(EngagementEvent(replays=1)) == 1.0
+
+
+def test_watching_past_the_skip_threshold_weighs_at_least_a_skip() -> None:
+    ten_minutes = 600_000  # 3 s of it is a 0.005 fraction, below a skip's 0.05
+    just_skipped = engagement_weight(EngagementEvent(watch_ms=2999, duration_ms=ten_minutes))
+    just_watched = engagement_weight(EngagementEvent(watch_ms=3000, duration_ms=ten_minutes))
+    assert just_skipped == 0.05
+    assert just_watched == 0.05
+    assert engagement_weight(EngagementEvent(watch_ms=60_000, duration_ms=ten_minutes)) == 0.1
 
 
 def test_bonuses_add_up_and_are_clipped_at_one() -> None:
     event = EngagementEvent(watch_ms=4000, duration_ms=20000, liked=True, commented=True)
     assert engagement_weight(event) == pytest.approx(0.2 + 0.3 + 0.3)
-    assert engagement_weight(EngagementEvent(shared=True, saved=True)) == 1.0
+    assert engagement_weight(EngagementEvent(watch_ms=0, shared=True, saved=True)) == 1.0
 
 
 def test_weight_never_decreases_with_watch_time() -> None:
@@ -87,3 +95,8 @@ def test_nonsense_weights_are_rejected() -> None:
         EngagementWeights(skip_weight=1.5)
     with pytest.raises(ValueError, match="bonuses"):
         EngagementWeights(like=-0.1)
+    for nonsense in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="bonuses"):
+            EngagementWeights(share=nonsense)
+        with pytest.raises(ValueError, match="skip_weight"):
+            EngagementWeights(skip_weight=nonsense)
