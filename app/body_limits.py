@@ -2,8 +2,12 @@
 
 It runs before routing. A declared Content-Length over the limit is refused at once; a
 streamed body is read up to the limit (it is small by contract) and then handed on whole.
+A body is refused only where some route takes the method at the path: anywhere else the
+router's 404 or 405 is the answer (a PUT on /feed is a wrong method, not a wrong body).
 """
 
+from starlette.responses import Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.error_handlers import error_response
@@ -25,14 +29,16 @@ class BodyLimits:
         if content_type != b"application/json":
             shown = content_type.decode("latin-1") or "none"
             detail = f"the body must be application/json, not {shown}"
-            await error_response(415, "unsupported_media_type", detail)(scope, receive, send)
+            await self._refuse(
+                error_response(415, "unsupported_media_type", detail), scope, receive, send
+            )
             return
         too_large = error_response(
             413, "payload_too_large", f"the body is larger than {self.max_body_bytes} bytes"
         )
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
-            await too_large(scope, receive, send)
+            await self._refuse(too_large, scope, receive, send)
             return
         chunks: list[bytes] = []
         size, more = 0, True
@@ -44,7 +50,7 @@ class BodyLimits:
             size += len(chunks[-1])
             more = message.get("more_body", False)
             if size > self.max_body_bytes:
-                await too_large(scope, receive, send)
+                await self._refuse(too_large, scope, receive, send)
                 return
         body = b"".join(chunks)
         replayed = False
@@ -57,3 +63,13 @@ class BodyLimits:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    async def _refuse(self, response: Response, scope: Scope, receive: Receive, send: Send) -> None:
+        """Send `response`, or where no route takes this method at this path, let the router
+        answer 404 or 405 (it reads no body). Routing is checked here only, off the path of
+        an acceptable body. Starlette puts the app in the scope before any middleware runs."""
+        routes = scope["app"].router.routes
+        if any(route.matches(scope)[0] is Match.FULL for route in routes):
+            await response(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

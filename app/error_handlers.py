@@ -43,6 +43,12 @@ async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 400:
+        # Domain code never raises HTTPException, so a 400 is FastAPI failing to parse a JSON
+        # body (bytes that are not UTF-8, nesting deeper than the parser recurses): malformed
+        # input, which the contract answers 422 like any other broken JSON.
+        detail = "the body could not be parsed as JSON (is it UTF-8, and not nested too deeply?)"
+        return error_response(422, "invalid_request", detail)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     return error_response(exc.status_code, code, str(exc.detail), dict(exc.headers or {}) or None)
 

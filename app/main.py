@@ -10,12 +10,14 @@ from fastapi import FastAPI
 from app.body_limits import BodyLimits
 from app.error_handlers import install_error_handlers
 from app.lifespan import lifespan_for
+from app.logs import RequestLog, configure_logging
 from app.routes import feed, health, swipe
 from app.settings import Settings
 
 
 def create_app(settings: Settings | None = None, rng: np.random.Generator | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
+    configure_logging(settings.log_level)
     app = FastAPI(
         title="nextswipe",
         summary="Session-based next-swipe recommendations: POST /swipe, GET /feed.",
@@ -25,6 +27,7 @@ def create_app(settings: Settings | None = None, rng: np.random.Generator | None
     )
     install_error_handlers(app)
     app.add_middleware(BodyLimits, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestLog)  # added last, so outermost: it also times BodyLimits' answers
     app.include_router(swipe.router)
     app.include_router(feed.router)
     app.include_router(health.router)

@@ -6,13 +6,25 @@ non-finite numbers are refused before anything is stored.
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 SESSION_ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,128}$"
 
 SessionId = Annotated[str, StringConstraints(pattern=SESSION_ID_PATTERN)]
 ItemId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 EventId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+def _whole_float_to_int(value: object) -> object:
+    """12000.0 is the integer 12000 in JSON Schema (the published contract) and what some JSON
+    encoders write for it; strict mode still refuses 12000.5, "12000", true and non-finite."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# After Field in each Annotated, so that the schema keeps minimum/maximum.
+WholeNumber = BeforeValidator(_whole_float_to_int)
 
 
 class SwipeIn(BaseModel):
@@ -23,14 +35,14 @@ class SwipeIn(BaseModel):
     session_id: SessionId
     item_id: ItemId
     event_id: EventId | None = None
-    watch_ms: Annotated[int, Field(ge=0, le=86_400_000)] | None = None
-    duration_ms: Annotated[int, Field(gt=0, le=86_400_000)] | None = None
+    watch_ms: Annotated[int, Field(ge=0, le=86_400_000), WholeNumber] | None = None
+    duration_ms: Annotated[int, Field(gt=0, le=86_400_000), WholeNumber] | None = None
     liked: bool = False
     shared: bool = False
     saved: bool = False
     commented: bool = False
-    replays: Annotated[int, Field(ge=0, le=1000)] = 0
-    ts_ms: int | None = None
+    replays: Annotated[int, Field(ge=0, le=1000), WholeNumber] = 0
+    ts_ms: Annotated[int, WholeNumber] | None = None
 
 
 class SwipeOut(BaseModel):

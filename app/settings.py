@@ -43,6 +43,7 @@ class Settings:
     max_body_bytes: int = 16_384
     ort_intra_op_threads: int = 1
     faiss_omp_threads: int = 1
+    log_level: str = "info"  # of the JSON logs (app/logs.py); "debug" adds a line per request
     engagement: EngagementWeights = field(default_factory=EngagementWeights)
 
     def __post_init__(self) -> None:
@@ -117,5 +118,6 @@ class Settings:
             faiss_omp_threads=env(
                 "FAISS_OMP_THREADS", cast=int, default=defaults.faiss_omp_threads
             ),
+            log_level=env("LOG_LEVEL", default=defaults.log_level),
             engagement=weights,
         )

@@ -1,11 +1,12 @@
 """/healthz (the process is alive), /readyz (bundle loaded and store reachable), /metrics."""
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.deps import StateDep
 from app.errors import StateStoreUnavailable
+from app.schemas import ErrorOut
 
 router = APIRouter()
 
@@ -15,7 +16,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=None)
+@router.get("/readyz", response_model=None, responses={503: {"model": ErrorOut}})
 async def readyz(state: StateDep) -> dict[str, str] | JSONResponse:
     try:
         await state["store"].ping()
@@ -25,6 +26,7 @@ async def readyz(state: StateDep) -> dict[str, str] | JSONResponse:
     return {"status": "ready", "model_version": state["serving"].current.model.version}
 
 
-@router.get("/metrics")
+# response_class only documents the text/plain body (the route returns its own Response).
+@router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(state: StateDep) -> Response:
     return Response(state["telemetry"].exposition(), media_type=CONTENT_TYPE_LATEST)
