@@ -2,7 +2,8 @@
 swiped, the next cursor, and its last request, which a retry repeats and checks.
 
 `same_page` is that check for a retried cursor: the replayed page must equal the served one
-exactly (items, order, sources, ranks and scores).
+exactly (items, order, sources, ranks and scores), unless either was a degraded page (built
+while the session store was unreachable or timed out, and stored nowhere).
 """
 
 from collections import deque
@@ -22,6 +23,7 @@ class SentSwipe:
 class ServedPage:
     cursor: str  # this page's own token
     items: list[Any]  # as served: the same cursor must return exactly these
+    degraded: bool = False  # served without the session store: a replay may differ
 
 
 @dataclass(slots=True)
@@ -35,6 +37,9 @@ class Session:
     last: SentSwipe | ServedPage | None = None
 
 
-def same_page(served: list[Any], replayed: object) -> bool:
-    """Whether a replayed page is exactly the served one."""
-    return isinstance(replayed, list) and served == replayed
+def same_page(served: ServedPage, replayed: dict[str, Any]) -> bool:
+    """Whether a replayed page is exactly the served one (or either is degraded)."""
+    if served.degraded or replayed.get("degraded") is True:
+        return True
+    items = replayed.get("items")
+    return isinstance(items, list) and served.items == items

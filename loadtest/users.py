@@ -89,7 +89,7 @@ class SessionUser(FastHttpUser):
             try:
                 items: list[Any] = body["items"]
                 served = [str(item["item_id"]) for item in items]
-                page = ServedPage(str(body["cursor"]), items)
+                page = ServedPage(str(body["cursor"]), items, body.get("degraded") is True)
                 session.next_cursor = str(body["next_cursor"])
             except (KeyError, TypeError) as error:
                 r.failure(f"a malformed page: {error!r}")
@@ -131,7 +131,7 @@ class SessionUser(FastHttpUser):
             "/feed", params=params, name="/feed [retry]", catch_response=True
         ) as r:
             body = _body(r)
-            if body is not None and CONFIG.verify and not same_page(last.items, body.get("items")):
+            if body is not None and CONFIG.verify and not same_page(last, body):
                 r.failure("a retried cursor returned a different page")
 
 
