@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI
 
 from app.bandit.bundle_arms import BundleArms
-from app.model import ServingModel, settle_heap
+from app.model import ServingModel
 from app.serving import ServingSlot
 from app.session.cursor import CursorSigner
 from app.session.memory_store import MemorySessionStore
@@ -86,7 +86,6 @@ def lifespan_for(settings: Settings, rng: np.random.Generator | None = None) -> 
             )
 
         slot = await ServingSlot.open(model, arms_for)
-        settle_heap()
         telemetry = Telemetry()
         telemetry.serving(model.version)
         watch: asyncio.Task[None] | None = None

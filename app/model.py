@@ -5,7 +5,6 @@ retriever and the exploration policy, all from one verified bundle directory. A 
 that finds any file disagreeing with the manifest raises BundleMismatch and does not serve.
 """
 
-import gc
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,14 +61,3 @@ def load_model(
         clusters=clusters,
         popularity_share=(popularity / max(int(popularity.max()), 1)).astype(np.float32),
     )
-
-
-def settle_heap() -> None:
-    """Exempt everything loaded so far from the cyclic garbage collector (gc.freeze).
-
-    A bundle is millions of long-lived objects (a million-item vocabulary alone); each full
-    collection would walk them all on the event loop and stall every request in flight.
-    Frozen objects are still freed by reference counting once nothing refers to them, so a
-    retired bundle is released after a swap. No collection first: it would stall as well.
-    """
-    gc.freeze()

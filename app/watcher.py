@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from app.bundle import MANIFEST_FILE, BundleMismatch, Manifest
 from app.gru.vocab import ItemVocab
-from app.model import ServingModel, load_model, settle_heap
+from app.model import ServingModel, load_model
 from app.serving import ServingSlot
 from app.session.migrate import map_rows
 from app.settings import Settings
@@ -86,7 +86,6 @@ class BundleWatcher:
             return  # replaced while it loaded: the next poll takes the newer one
         self._looked_at = found
         await self._slot.swap(model, rows)
-        settle_heap()
         self._telemetry.model_swaps.inc()
         self._telemetry.serving(model.version)
         seconds = time.perf_counter() - started
