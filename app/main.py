@@ -11,6 +11,7 @@ from app.body_limits import BodyLimits
 from app.error_handlers import install_error_handlers
 from app.lifespan import lifespan_for
 from app.logs import RequestLog, configure_logging
+from app.overload import LoadShedding
 from app.routes import feed, health, swipe
 from app.settings import Settings
 
@@ -27,6 +28,7 @@ def create_app(settings: Settings | None = None, rng: np.random.Generator | None
     )
     install_error_handlers(app)
     app.add_middleware(BodyLimits, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(LoadShedding, max_in_flight=settings.max_in_flight)
     app.add_middleware(RequestLog)  # added last, so outermost: it also times BodyLimits' answers
     app.include_router(swipe.router)
     app.include_router(feed.router)

@@ -41,6 +41,7 @@ class Settings:
     cursor_secret: str = "nextswipe-dev-secret"  # HMAC key of cursors; set it in production
     auth_token: str | None = None  # bearer token for /swipe and /feed; None behind a gateway
     max_body_bytes: int = 16_384
+    max_in_flight: int = 256  # requests one process works on at once; more get 503 overloaded
     ort_intra_op_threads: int = 1
     faiss_omp_threads: int = 1
     log_level: str = "info"  # of the JSON logs (app/logs.py); "debug" adds a line per request
@@ -57,7 +58,14 @@ class Settings:
             raise ValueError("bundle_poll_s and swap_replay_items must be >= 0")
         if self.bandit_sync_s <= 0.0:
             raise ValueError("bandit_sync_s must be positive")
-        for name in ("max_seen", "max_served", "max_pages", "max_event_ids", "update_retries"):
+        for name in (
+            "max_seen",
+            "max_served",
+            "max_pages",
+            "max_event_ids",
+            "update_retries",
+            "max_in_flight",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
         if not 1 <= self.feed_default_count <= self.feed_max_count:
@@ -111,6 +119,7 @@ class Settings:
             explore_share=env("EXPLORE_SHARE", cast=float, default=defaults.explore_share),
             bandit_sync_s=env("BANDIT_SYNC_S", cast=float, default=defaults.bandit_sync_s),
             cursor_secret=env("CURSOR_SECRET", default=defaults.cursor_secret),
+            max_in_flight=env("MAX_IN_FLIGHT", cast=int, default=defaults.max_in_flight),
             auth_token=auth_token,
             ort_intra_op_threads=env(
                 "ORT_INTRA_OP_THREADS", cast=int, default=defaults.ort_intra_op_threads
