@@ -12,17 +12,17 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppres
 from typing import TypedDict
 
 import numpy as np
-import redis.asyncio as aioredis
 from fastapi import FastAPI
 
 from app.bandit.bundle_arms import BundleArms
 from app.model import ServingModel
+from app.redis_client import RedisClient, create_redis
 from app.serving import ServingSlot
 from app.session.cursor import CursorSigner
 from app.session.memory_store import MemorySessionStore
 from app.session.recent import RecentStates
 from app.session.state import Caps
-from app.session.store import RedisSessionStore, SessionStore, create_redis
+from app.session.store import RedisSessionStore, SessionStore
 from app.settings import Settings
 from app.telemetry import Telemetry
 from app.watcher import BundleWatcher, load_bundle
@@ -36,7 +36,7 @@ class State(TypedDict):
     caps: Caps
     rng: np.random.Generator
     telemetry: Telemetry
-    redis: aioredis.Redis | None
+    redis: RedisClient | None
 
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[State]]
@@ -56,7 +56,7 @@ def lifespan_for(settings: Settings, rng: np.random.Generator | None = None) -> 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[State]:
         model = load_bundle(settings, settings.bundle_dir)
-        client: aioredis.Redis | None = None
+        client: RedisClient | None = None
         store: SessionStore
         if settings.redis_url is None:
             store = MemorySessionStore(settings.session_ttl_s)

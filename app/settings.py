@@ -19,12 +19,12 @@ class Settings:
     bundle_dir: Path = DEFAULT_BUNDLE  # the exported bundle to serve, watched for new versions
     bundle_poll_s: float = 2.0  # how often bundle_dir's manifest is checked (0: never)
     swap_replay_items: int = 20  # last seen items replayed into a session after a swap (0: reset)
-    redis_url: str | None = None  # None: the embedded in-process store (one process only)
+    redis_url: str | None = None  # None: the embedded store; redis+cluster://...: a cluster
     key_prefix: str = "ns"  # namespace of every Redis key
     session_ttl_s: int = 1800  # idle time after which a session is gone
     redis_socket_timeout_s: float = 0.25  # per Redis command; nothing waits forever
     redis_connect_timeout_s: float = 0.5
-    redis_max_connections: int = 64
+    redis_max_connections: int = 64  # per process; on a cluster, per node
     max_seen: int = 1000  # swiped items remembered per session (never served again)
     max_served: int = 2000  # served items remembered per session (never served twice)
     max_pages: int = 20  # pages kept per session for cursor replays

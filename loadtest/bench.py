@@ -29,12 +29,13 @@ from app.engagement import DEFAULT_WEIGHTS, EngagementEvent, engagement_weight
 from app.flows.build_feed import FeedResult, build_feed
 from app.flows.record_swipe import SwipeResult, record_swipe
 from app.model import ServingModel, load_model
+from app.redis_client import create_redis
 from app.schemas import FeedItem, FeedOut, SwipeOut
 from app.serving import Serving
 from app.session.cursor import CursorSigner
 from app.session.recent import RecentStates
 from app.session.state import Caps
-from app.session.store import RedisSessionStore, create_redis
+from app.session.store import RedisSessionStore
 from app.settings import Settings
 from app.telemetry import Telemetry
 from loadtest.servers import redis_server

@@ -32,8 +32,8 @@ def wait_for_port(port: int, timeout_s: float = 10.0) -> None:
 
 
 @contextmanager
-def redis_server(directory: Path, port: int | None = None) -> Iterator[str]:
-    """Runs redis-server (no persistence) until the block ends; yields its URL."""
+def redis_server(directory: Path, port: int | None = None, *options: str) -> Iterator[str]:
+    """Runs redis-server (no persistence, `options` added) until the block ends; yields its URL."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed: run `make test`, which installs it")
@@ -51,6 +51,7 @@ def redis_server(directory: Path, port: int | None = None) -> Iterator[str]:
             "no",
             "--dir",
             str(directory),
+            *options,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -8,10 +8,9 @@ under a Redis key that carries its version, and the counters it replaces are sto
 import asyncio
 from contextlib import suppress
 
-import redis.asyncio as aioredis
-
 from app.bandit.rewards import ArmStats, MemoryArmStats, RedisArmStats
 from app.errors import StateStoreUnavailable
+from app.redis_client import RedisClient
 
 
 class BundleArms:
@@ -29,7 +28,7 @@ class BundleArms:
         cls,
         version: str,
         n_arms: int,
-        client: aioredis.Redis | None,
+        client: RedisClient | None,
         key_prefix: str,
         sync_s: float,
     ) -> "BundleArms":

@@ -13,10 +13,9 @@ from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
-import redis.asyncio
-from redis.exceptions import RedisError
 
 from app.errors import StateStoreUnavailable
+from app.redis_client import REDIS_ERRORS, RedisClient
 
 logger = logging.getLogger(__name__)
 Posteriors = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]  # (n_arms,) alpha, beta
@@ -93,14 +92,15 @@ class RedisArmStats:
     """One hash, fields i:{arm} (impressions) and r:{arm} (reward sum), for every replica.
 
     Requests only touch the local counts; `sync` (run every `interval_s` by `run`) adds
-    them to the hash and reads its totals back in one transaction. A sync that fails keeps
-    its counts for the next one; if Redis applied them but the reply was lost, they count
-    twice, which bandit statistics tolerate (a session state never would).
+    them to the hash and reads its totals back in one transaction (on a cluster, on the master
+    that owns the hash's slot). A sync that fails keeps its counts for the next one; if Redis
+    applied them but the reply was lost, they count twice, which bandit statistics tolerate
+    (a session state never would).
     """
 
     __slots__ = ("_client", "_key", "_n_arms", "_pending", "_shared")
 
-    def __init__(self, client: redis.asyncio.Redis, key_prefix: str, n_arms: int) -> None:
+    def __init__(self, client: RedisClient, key_prefix: str, n_arms: int) -> None:
         self._client = client
         self._key = f"{key_prefix}:bandit:arms"
         self._n_arms = n_arms
@@ -129,7 +129,7 @@ class RedisArmStats:
                     pipe.hincrbyfloat(self._key, f"r:{arm}", float(rewards[arm]))
                 pipe.hgetall(self._key)
                 *_, fields = await pipe.execute()
-        except RedisError as error:
+        except REDIS_ERRORS as error:
             self._pending.give_back(impressions, rewards)
             raise StateStoreUnavailable(f"bandit counters cannot be synced: {error}") from error
         totals = {"i": np.zeros(self._n_arms), "r": np.zeros(self._n_arms)}  # (n_arms,) each

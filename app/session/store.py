@@ -2,7 +2,8 @@
 
 Both request paths load a session, change it and write it back through `update`, one atomic
 compare-and-set per write, with a 30-minute idle TTL. Keys carry a {session_id} hash tag so
-that one session's keys share a Redis Cluster slot.
+that one session's keys share a Redis Cluster slot, and the compare-and-set (one key) runs on
+the master that owns it.
 """
 
 import asyncio
@@ -12,12 +13,8 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
-
 from app.errors import SessionBusy, StateStoreUnavailable
+from app.redis_client import REDIS_ERRORS, RedisClient, ping
 from app.session.codec import CorruptState, decode, encode
 from app.session.recent import RecentStates
 from app.session.state import SessionState
@@ -77,23 +74,6 @@ class SessionLocks:
         return lock
 
 
-def create_redis(
-    url: str, socket_timeout_s: float, connect_timeout_s: float, max_connections: int
-) -> aioredis.Redis:
-    """A client on a bounded pool where nothing waits forever. The client never retries by
-    itself: a compare-and-set replayed after a lost reply would fail and apply twice."""
-    pool = aioredis.BlockingConnectionPool.from_url(
-        url,
-        max_connections=max_connections,
-        timeout=socket_timeout_s,  # wait for a free pooled connection
-        socket_timeout=socket_timeout_s,
-        socket_connect_timeout=connect_timeout_s,
-        health_check_interval=30,  # PING a connection idle for 30 s before reusing it
-        retry=Retry(NoBackoff(), 0),
-    )
-    return aioredis.Redis.from_pool(pool)  # closing the client closes the pool
-
-
 def state_key(key_prefix: str, session_id: str) -> str:
     return f"{key_prefix}:{{{session_id}}}:state"
 
@@ -106,7 +86,7 @@ class RedisSessionStore(SessionStore):
 
     def __init__(
         self,
-        client: aioredis.Redis,
+        client: RedisClient,
         key_prefix: str,
         ttl_s: float,
         retries: int = 20,
@@ -150,7 +130,7 @@ class RedisSessionStore(SessionStore):
         return (await self._load(state_key(self._prefix, session_id)))[2]
 
     async def ping(self) -> None:
-        await self._call(self._client.ping())
+        await self._call(ping(self._client))
 
     async def close(self) -> None:
         """Nothing of its own to release; whoever made the client closes it."""
@@ -172,7 +152,7 @@ class RedisSessionStore(SessionStore):
         """Every Redis failure leaves the store as StateStoreUnavailable (503 + Retry-After)."""
         try:
             return await command
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise StateStoreUnavailable(
                 "The session store is unreachable right now; try again shortly."
             ) from exc

@@ -13,6 +13,7 @@ from redis.backoff import NoBackoff
 
 from app.bandit.rewards import ArmStats, MemoryArmStats, RedisArmStats
 from app.errors import StateStoreUnavailable
+from tests.redis_cluster import admin_client
 from tests.redis_server import free_port, redis_server
 
 
@@ -21,12 +22,12 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def stats(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[ArmStats]:
+@pytest.fixture(params=["memory", "redis", "cluster"])
+async def stats(request: pytest.FixtureRequest, anyio_backend: str) -> AsyncIterator[ArmStats]:
     if request.param == "memory":
         yield MemoryArmStats(4)
         return
-    client = redis.asyncio.Redis.from_url(redis_url)
+    client = admin_client(request.getfixturevalue(f"{request.param}_url"))
     yield RedisArmStats(client, "test", 4)
     await client.aclose()
 
@@ -76,9 +77,9 @@ async def test_out_of_range_arms_and_rewards_are_refused(stats: ArmStats) -> Non
 
 
 @pytest.mark.anyio
-async def test_replicas_share_one_hash_at_each_sync(redis_url: str) -> None:
-    first = redis.asyncio.Redis.from_url(redis_url)
-    second = redis.asyncio.Redis.from_url(redis_url, decode_responses=True)
+async def test_replicas_share_one_hash_at_each_sync(server_url: str) -> None:
+    first = admin_client(server_url)
+    second = admin_client(server_url, decode_responses=True)
     one, other = RedisArmStats(first, "ns", 3), RedisArmStats(second, "ns", 3)
     one.record_impressions([1, 1, 2])
     other.record_reward(1, 0.5)

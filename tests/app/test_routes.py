@@ -1,6 +1,7 @@
 """The HTTP contract of ../shared/docs/API.md, through HTTP with the lifespan running.
 
-Every test runs against both session stores: a real redis-server and the embedded one.
+Every test runs against each session store: the embedded one, a real redis-server and a real
+3-master Redis Cluster.
 """
 
 import json
@@ -24,11 +25,11 @@ from tests.conftest import TinyBundle
 from tests.redis_server import free_port
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 def settings(request: pytest.FixtureRequest, tiny_bundle: TinyBundle) -> Settings:
     redis_url: str | None = None
-    if request.param == "redis":
-        redis_url = request.getfixturevalue("redis_url")
+    if request.param != "memory":
+        redis_url = request.getfixturevalue(f"{request.param}_url")  # redis_url, cluster_url
     return Settings(bundle_dir=tiny_bundle.path, redis_url=redis_url, cursor_secret="test")
 
 
@@ -269,13 +270,14 @@ def test_tampered_bundle_refuses_to_start(
         pass
 
 
+@pytest.mark.parametrize("scheme", ["redis", "redis+cluster"])
 def test_unreachable_redis_is_503_with_retry_after(
-    tiny_bundle: TinyBundle, item_ids: list[str]
+    tiny_bundle: TinyBundle, item_ids: list[str], scheme: str
 ) -> None:
     closed_port = free_port()  # nothing listens there
     settings = Settings(
         bundle_dir=tiny_bundle.path,
-        redis_url=f"redis://127.0.0.1:{closed_port}/0",
+        redis_url=f"{scheme}://127.0.0.1:{closed_port}/0",
         redis_socket_timeout_s=0.1,
         redis_connect_timeout_s=0.1,
     )

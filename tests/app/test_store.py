@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 import redis
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 from app.errors import SessionBusy, StateStoreUnavailable
+from app.redis_client import RedisClient, create_redis
 from app.session.codec import decode
 from app.session.memory_store import MemorySessionStore
 from app.session.recent import RecentStates
@@ -19,9 +21,9 @@ from app.session.store import (
     RedisSessionStore,
     SessionLocks,
     SessionStore,
-    create_redis,
     state_key,
 )
+from tests.redis_cluster import RedisClusterNodes, admin_client
 from tests.redis_server import free_port
 
 PREFIX = "test"
@@ -52,30 +54,38 @@ def unchanged(current: SessionState | None) -> tuple[SessionState, str]:
     return current, "no-op"
 
 
-MakeRedisStore = Callable[..., RedisSessionStore]
+class RedisStores:
+    """Builds stores on one server or cluster, each with its own client (like separate replicas)."""
 
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._clients: list[RedisClient] = []
 
-@pytest.fixture
-async def make_redis_store(redis_url: str, anyio_backend: str) -> AsyncIterator[MakeRedisStore]:
-    """Builds stores on the test server, each with its own client (like separate replicas)."""
-    clients: list[aioredis.Redis] = []
-
-    def make(ttl_s: float = TTL_S, retries: int = 20, recent: int = 1000) -> RedisSessionStore:
+    def __call__(
+        self, ttl_s: float = TTL_S, retries: int = 20, recent: int = 1000
+    ) -> RedisSessionStore:
         """`recent`: sessions whose last write the store keeps (as the service does by default)."""
-        clients.append(create_redis(redis_url, 1.0, 1.0, max_connections=8))
+        self._clients.append(create_redis(self._url, 1.0, 1.0, max_connections=8))
         return RedisSessionStore(
-            clients[-1], PREFIX, ttl_s, retries, RecentStates(recent, ttl_s / 2)
+            self._clients[-1], PREFIX, ttl_s, retries, RecentStates(recent, ttl_s / 2)
         )
 
-    yield make
-    for client in clients:
-        await client.aclose()
+    async def close(self) -> None:
+        for client in self._clients:
+            await client.aclose()
 
 
 @pytest.fixture
-async def admin(redis_url: str, anyio_backend: str) -> AsyncIterator[aioredis.Redis]:
+async def make_redis_store(server_url: str, anyio_backend: str) -> AsyncIterator[RedisStores]:
+    stores = RedisStores(server_url)
+    yield stores
+    await stores.close()
+
+
+@pytest.fixture
+async def admin(server_url: str, anyio_backend: str) -> AsyncIterator[RedisClient]:
     """A plain client that inspects and tampers with the store's keys."""
-    client = aioredis.Redis.from_url(redis_url)
+    client = admin_client(server_url)
     yield client
     await client.aclose()
 
@@ -94,10 +104,8 @@ class Backend:
     age: Callable[[str, float], Awaitable[None]]  # make a session's last update older by s
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def backend(
-    request: pytest.FixtureRequest, make_redis_store: MakeRedisStore, admin: aioredis.Redis
-) -> AsyncIterator[Backend]:
+@pytest.fixture(params=["memory", "redis", "cluster"])
+async def backend(request: pytest.FixtureRequest, anyio_backend: str) -> AsyncIterator[Backend]:
     """Each store with a way to let time pass: the memory store's clock jumps; on Redis the
     key's remaining TTL shrinks (to deletion, as Redis expires it, when it reaches 0)."""
     if request.param == "memory":
@@ -111,12 +119,17 @@ async def backend(
         await memory.close()
         return
 
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    stores, admin = RedisStores(url), admin_client(url)
+
     async def shorten(session_id: str, seconds: float) -> None:
         key = state_key(PREFIX, session_id)
         left_ms = await admin.pttl(key)
         await admin.pexpire(key, left_ms - round(seconds * 1000))  # <= 0 deletes the key
 
-    yield Backend(make_redis_store(), shorten)
+    yield Backend(stores(), shorten)
+    await stores.close()
+    await admin.aclose()
 
 
 @pytest.mark.anyio
@@ -230,12 +243,12 @@ async def test_caps_keep_the_newest_seen_items(backend: Backend) -> None:
 
 @pytest.mark.anyio
 async def test_redis_keeps_one_hash_under_a_hash_tagged_key(
-    make_redis_store: MakeRedisStore, admin: aioredis.Redis
+    make_redis_store: RedisStores, admin: RedisClient
 ) -> None:
     store = make_redis_store()
     await store.update("a.b:c-1", swipe(5))
     await store.update("a.b:c-1", swipe(6))
-    assert await admin.keys("*") == [b"test:{a.b:c-1}:state"]
+    assert [key async for key in admin.scan_iter()] == [b"test:{a.b:c-1}:state"]
     first_rev = await admin.hget("test:{a.b:c-1}:state", "rev")
     await store.update("a.b:c-1", unchanged)
     rev, blob = await admin.hmget("test:{a.b:c-1}:state", ["rev", "blob"])
@@ -248,8 +261,9 @@ async def test_redis_keeps_one_hash_under_a_hash_tagged_key(
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("server_url", ["redis"], indirect=True)  # cluster TTLs: `backend`
 async def test_redis_expires_the_key_after_a_real_short_ttl(
-    make_redis_store: MakeRedisStore, admin: aioredis.Redis
+    make_redis_store: RedisStores, admin: RedisClient
 ) -> None:
     store = make_redis_store(ttl_s=0.5)
     await store.update("s", swipe(5))
@@ -259,7 +273,7 @@ async def test_redis_expires_the_key_after_a_real_short_ttl(
 
 
 @pytest.mark.anyio
-async def test_two_replicas_on_one_redis_lose_no_update(make_redis_store: MakeRedisStore) -> None:
+async def test_two_replicas_on_one_redis_lose_no_update(make_redis_store: RedisStores) -> None:
     replicas = [make_redis_store(), make_redis_store()]
     await asyncio.gather(*(replicas[i % 2].update("s", swipe(i)) for i in range(20)))
     stored = await replicas[0].read("s")
@@ -269,8 +283,10 @@ async def test_two_replicas_on_one_redis_lose_no_update(make_redis_store: MakeRe
 
 
 @pytest.mark.anyio
+# the retry loop is the store's; the cluster refuses stale writes in the stale-copy test below
+@pytest.mark.parametrize("server_url", ["redis"], indirect=True)
 async def test_session_busy_when_every_write_loses_the_race(
-    make_redis_store: MakeRedisStore, redis_url: str
+    make_redis_store: RedisStores, redis_url: str
 ) -> None:
     store = make_redis_store(retries=3)
     await store.update("s", swipe(1))
@@ -291,8 +307,9 @@ async def test_session_busy_when_every_write_loses_the_race(
 
 
 @pytest.mark.anyio
-async def test_unreachable_redis_fails_fast_as_store_unavailable() -> None:
-    client = create_redis(f"redis://127.0.0.1:{free_port()}/0", 0.1, 0.1, max_connections=2)
+@pytest.mark.parametrize("scheme", ["redis", "redis+cluster"])
+async def test_unreachable_redis_fails_fast_as_store_unavailable(scheme: str) -> None:
+    client = create_redis(f"{scheme}://127.0.0.1:{free_port()}/0", 0.1, 0.1, max_connections=2)
     store = RedisSessionStore(client, PREFIX, TTL_S)
     with anyio.fail_after(1):
         with pytest.raises(StateStoreUnavailable, match="unreachable"):
@@ -306,7 +323,7 @@ async def test_unreachable_redis_fails_fast_as_store_unavailable() -> None:
 
 @pytest.mark.anyio
 async def test_corrupt_blob_reads_as_a_new_session_and_is_replaced(
-    make_redis_store: MakeRedisStore, admin: aioredis.Redis, caplog: pytest.LogCaptureFixture
+    make_redis_store: RedisStores, admin: RedisClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     key = state_key(PREFIX, "s")
     await admin.hset(key, mapping={"rev": 3, "blob": b"\x01garbage"})
@@ -345,15 +362,16 @@ def test_session_locks_are_shared_while_used_and_then_dropped() -> None:
     assert len(locks) == 0
 
 
-async def commands(admin: aioredis.Redis, name: str) -> int:
+async def commands(admin: RedisClient, name: str) -> int:
     """How many times the server ran the command `name` so far."""
     stats = await admin.info("commandstats")
     return int(stats.get(f"cmdstat_{name}", {}).get("calls", 0))
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("server_url", ["redis"], indirect=True)  # INFO is one server's
 async def test_a_process_starts_from_its_own_last_write_without_reading(
-    make_redis_store: MakeRedisStore, admin: aioredis.Redis
+    make_redis_store: RedisStores, admin: RedisClient
 ) -> None:
     store = make_redis_store()
     await store.update("s", swipe(1))
@@ -368,7 +386,7 @@ async def test_a_process_starts_from_its_own_last_write_without_reading(
 
 @pytest.mark.anyio
 async def test_a_copy_made_stale_by_another_replica_costs_a_retry_not_an_update(
-    make_redis_store: MakeRedisStore, admin: aioredis.Redis
+    make_redis_store: RedisStores, admin: RedisClient
 ) -> None:
     one, other = make_redis_store(), make_redis_store()
     await one.update("s", swipe(1))  # one keeps its write
@@ -383,7 +401,7 @@ async def test_a_copy_made_stale_by_another_replica_costs_a_retry_not_an_update(
 
 @pytest.mark.anyio
 async def test_a_copy_of_a_key_that_vanished_is_not_trusted(
-    make_redis_store: MakeRedisStore, admin: aioredis.Redis
+    make_redis_store: RedisStores, admin: RedisClient
 ) -> None:
     store = make_redis_store()
     await store.update("s", swipe(1))
@@ -421,3 +439,30 @@ def test_recent_states_forget_the_idle_and_the_least_recently_written() -> None:
     off = RecentStates(0, 60.0)
     off.put("a", b"r", b"A")
     assert off.get("a") is None
+
+
+@pytest.mark.anyio
+async def test_cluster_sessions_spread_over_every_master(
+    cluster_url: str, redis_cluster_nodes: RedisClusterNodes, anyio_backend: str
+) -> None:
+    stores = RedisStores(cluster_url)
+    one, other = stores(), stores()
+    sessions = [f"user-{n}" for n in range(30)]
+    for n, session_id in enumerate(sessions):
+        await one.update(session_id, swipe(n))
+    async with RedisCluster.from_url(redis_cluster_nodes.node_urls[0]) as cluster:
+        for session_id in sessions:  # the {session_id} hash tag alone places the key
+            slot = await cluster.cluster_keyslot(state_key(PREFIX, session_id))
+            assert slot == await cluster.cluster_keyslot(session_id)
+    keys_per_master: list[int] = []
+    for url in redis_cluster_nodes.node_urls:
+        async with aioredis.Redis.from_url(url) as master:
+            keys_per_master.append(await master.dbsize())
+    assert len(keys_per_master) == 3
+    assert sum(keys_per_master) == len(sessions)
+    assert min(keys_per_master) > 0, keys_per_master
+    for n, session_id in enumerate(sessions):  # another replica finds each on its master
+        stored = await other.read(session_id)
+        assert stored is not None
+        assert stored.seen == [n]
+    await stores.close()
