@@ -25,21 +25,28 @@ def free_port() -> int:
         return port
 
 
-@contextmanager
-def redis_server(directory: Path) -> Iterator[str]:
-    """redis-server without persistence until the block ends; yields its URL."""
+def redis_command(port: int, directory: Path, *, durable: bool) -> list[str]:
+    """redis-server on loopback, no RDB snapshots; durable: an append-only file fsynced
+    before each write is acknowledged (appendfsync always), else no persistence at all."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed: `make redis` installs it")
-    port = free_port()
     command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-    command += ["--appendonly", "no", "--dir", str(directory)]
+    command += ["--dir", str(directory), "--appendonly", "yes" if durable else "no"]
+    return command + (["--appendfsync", "always"] if durable else [])
+
+
+@contextmanager
+def redis_server(directory: Path) -> Iterator[str]:
+    """redis-server without persistence until the block ends; yields its URL."""
+    port = free_port()
+    command = redis_command(port, directory, durable=False)
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_until(lambda: _accepts(port), process, f"redis-server on port {port}")
+        wait_until(lambda: _accepts(port), process, f"redis-server on port {port}")
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +70,10 @@ def uvicorn_server(
             command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env}
         )
     try:
-        _wait_until(lambda: _answers_200(url + ready_path), process, f"{factory} (log: {log})")
+        wait_until(lambda: _answers_200(url + ready_path), process, f"{factory} (log: {log})")
         yield Served(url, process.pid)
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 def serving_rss_mb(pid: int) -> list[float]:
@@ -103,7 +110,7 @@ def _answers_200(url: str) -> bool:
         return False  # not listening yet, or 503 while the session store is unreachable
 
 
-def _wait_until(ready: Callable[[], bool], process: subprocess.Popen[bytes], what: str) -> None:
+def wait_until(ready: Callable[[], bool], process: subprocess.Popen[bytes], what: str) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while not ready():
         if process.poll() is not None:
@@ -113,7 +120,7 @@ def _wait_until(ready: Callable[[], bool], process: subprocess.Popen[bytes], wha
         time.sleep(0.05)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop_process(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM (uvicorn shuts its workers down on it), SIGKILL if it does not end in 15 s."""
     process.terminate()
     try:

@@ -5,6 +5,11 @@ is the request rate; the swipe/feed mix comes from the behaviour: open the feed,
 items, ask for the next page near the end of this one, leave after a heavy-tailed number of
 swipes and come back as a new session. A share of requests repeat the previous one (same
 `event_id`, same `cursor`) and must get the answer the API promises for a retry.
+
+A swipe answered 503 (or not at all) may or may not have been applied, so it is sent again,
+same `event_id`, before anything else, until it is acknowledged: like a real client, and
+what lets each session's ledger compare every `seq` with the swipes acknowledged so far
+(ledger.py); a lost or doubly applied swipe fails the request. tally.py keeps the counts.
 """
 
 from locust import FastHttpUser, task
@@ -21,6 +26,7 @@ from typing import Any
 
 from loadtest.config import LoadTestConfig
 from loadtest.session import SentSwipe, ServedPage, Session, same_page
+from loadtest.tally import TALLY
 from loadtest.traffic import Catalogue, SimulatedUser, session_length
 
 CONFIG = LoadTestConfig.from_env()
@@ -66,8 +72,12 @@ class SessionUser(FastHttpUser):
 
     @task
     def next_request(self) -> None:
-        """One request: now and then a retry of the last one, else the session's next move."""
+        """One request: an unacknowledged swipe again, else now and then a retry of the last
+        request, else the session's next move."""
         session = self.session
+        if session.unacknowledged is not None:
+            self._send_swipe(session, session.unacknowledged, resend=True)
+            return
         if session.last is not None and self.rng.random() < CONFIG.retry_share:
             self._retry(session, session.last)
             return
@@ -89,7 +99,8 @@ class SessionUser(FastHttpUser):
             try:
                 items: list[Any] = body["items"]
                 served = [str(item["item_id"]) for item in items]
-                page = ServedPage(str(body["cursor"]), items, body.get("degraded") is True)
+                degraded, version = body.get("degraded") is True, body.get("model_version", "")
+                page = ServedPage(str(body["cursor"]), items, degraded, str(version))
                 session.next_cursor = str(body["next_cursor"])
             except (KeyError, TypeError) as error:
                 r.failure(f"a malformed page: {error!r}")
@@ -109,22 +120,50 @@ class SessionUser(FastHttpUser):
             "event_id": str(session.events),
             **asdict(reaction),
         }
-        with self.client.post("/swipe", json=event, name="/swipe", catch_response=True) as r:
+        self._send_swipe(session, event, resend=False)
+
+    def _send_swipe(self, session: Session, event: dict[str, Any], resend: bool) -> None:
+        """A swipe, kept as unacknowledged when the answer leaves open whether it applied. A
+        resend may come back duplicate: the request that got no answer applied it."""
+        name = "/swipe [resend]" if resend else "/swipe"
+        with self.client.post("/swipe", json=event, name=name, catch_response=True) as r:
+            unanswered = r.status_code == 0 or r.status_code >= 500
+            session.unacknowledged = event if unanswered else None
             body = _body(r)
             if body is None:
                 return
-            if CONFIG.verify and body.get("duplicate") is not False:
+            if CONFIG.verify and not resend and body.get("duplicate") is not False:
                 r.failure(f"a first swipe came back duplicate: {body}")
-            session.last = SentSwipe(event, int(body.get("seq", 0)))
+            seq = int(body.get("seq", 0))
+            self._applied(session, r, seq)
+            session.last = SentSwipe(event, seq)
+
+    def _applied(self, session: Session, response: ResponseContextManager, seq: int) -> None:
+        """Check `seq` against the session's ledger (not against the bare app's constants)."""
+        if not CONFIG.verify:
+            return
+        before = session.ledger.acknowledged
+        check = session.ledger.applied(seq)
+        TALLY.swipe_applied(check)
+        if check.lost or check.extra:
+            response.failure(
+                f"a swipe was lost or applied twice: seq {seq} after {before} acknowledged"
+            )
 
     def _retry(self, session: Session, last: SentSwipe | ServedPage) -> None:
         if isinstance(last, SentSwipe):
             name = "/swipe [retry]"
             with self.client.post("/swipe", json=last.body, name=name, catch_response=True) as r:
                 body = _body(r)
+                if body is None:
+                    return
                 expected = {"duplicate": True, "seq": last.seq}
-                if body is not None and CONFIG.verify and not expected.items() <= body.items():
-                    r.failure(f"a retried swipe must echo {expected}, got {body}")
+                if CONFIG.verify and not expected.items() <= body.items():
+                    r.failure(f"a retried swipe was not echoed: expected {expected}, got {body}")
+                if body.get("duplicate") is False:  # forgotten by the service: applied again
+                    seq = int(body.get("seq", 0))
+                    self._applied(session, r, seq)
+                    session.last = SentSwipe(last.body, seq)
             return
         params = {"session_id": session.id, "count": CONFIG.page_size, "cursor": last.cursor}
         with self.client.get(
@@ -146,4 +185,5 @@ def _body(response: ResponseContextManager) -> dict[str, Any] | None:
     if not isinstance(body, dict):
         response.failure("the response is not a JSON object")
         return None
+    TALLY.answered(body, time.time())
     return body

@@ -49,3 +49,10 @@ def test_a_degraded_page_on_either_side_may_differ() -> None:
     other = [dict(ITEMS[1], rank=0)]
     assert same_page(ServedPage("cursor-1", ITEMS, degraded=True), replay(other))
     assert same_page(SERVED, replay(other, degraded=True))
+
+
+def test_a_replay_by_another_model_version_may_differ() -> None:
+    served = ServedPage("cursor-1", ITEMS, model_version="v1")
+    other = [dict(ITEMS[1], rank=0)]
+    assert same_page(served, {"items": other, "model_version": "v2"})
+    assert not same_page(served, {"items": other, "model_version": "v1"})
