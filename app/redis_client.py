@@ -7,6 +7,7 @@ guarantees: bounded connections, nothing waits forever, and no command is ever s
 after a failure, since a compare-and-set replayed after a lost reply would apply twice.
 """
 
+import asyncio
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -86,3 +87,17 @@ async def ping(client: RedisClient) -> None:
         await client.ping(target_nodes=RedisCluster.PRIMARIES)
     else:
         await client.ping()
+
+
+async def forget_idle_connections(client: RedisClient) -> None:
+    """Close every pooled connection not in use, after one failed with a connection error.
+
+    When Redis restarts, each pooled connection still points at the old process and fails
+    once, the next time the pool hands it out: with no retries, that is one 503 per stale
+    connection, spread over the minutes it takes concurrency to reach them. Closing them all
+    at the first failure leaves the pool to open fresh ones.
+    """
+    if isinstance(client, RedisCluster):
+        await asyncio.gather(*(node.disconnect_free_connections() for node in client.get_nodes()))
+    else:
+        await client.connection_pool.disconnect(inuse_connections=False)

@@ -1,6 +1,7 @@
 """Redis stops while the service runs, then comes back: a real redis-server, stopped and
 started again on the same port, and one app that is never restarted."""
 
+import asyncio
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -9,7 +10,10 @@ import numpy as np
 from fastapi.testclient import TestClient
 from httpx2 import Response
 
+from app.errors import StateStoreUnavailable
 from app.main import create_app
+from app.redis_client import create_redis
+from app.session.store import RedisSessionStore
 from app.settings import Settings
 from tests.conftest import TinyBundle
 from tests.redis_server import free_port, redis_server
@@ -76,3 +80,32 @@ def test_the_service_degrades_while_redis_is_down_and_recovers_by_itself(
         assert items[1] not in [item["item_id"] for item in page["items"]]
         metrics = client.get("/metrics").text
         assert "nextswipe_degraded_pages_total 1.0" in metrics
+
+
+def test_after_a_restart_one_failed_command_clears_every_stale_pooled_connection(
+    tmp_path: Path,
+) -> None:
+    """Pooled connections opened before a Redis restart point at the old process; each used
+    to fail once when next handed out, long after Redis was back."""
+    port = free_port()
+    for directory in ("before", "after"):
+        (tmp_path / directory).mkdir()
+
+    async def run() -> list[bool]:
+        client = create_redis(f"redis://127.0.0.1:{port}/0", 0.5, 0.5, max_connections=8)
+        store = RedisSessionStore(client, "ns", 60.0)
+        with redis_server(tmp_path / "before", port):
+            await asyncio.gather(*(store.read(f"s{i}") for i in range(8)))  # 8 connections
+        with redis_server(tmp_path / "after", port):
+            outcomes = []
+            for i in range(16):
+                try:
+                    await store.read(f"s{i}")
+                    outcomes.append(True)
+                except StateStoreUnavailable:
+                    outcomes.append(False)
+        await client.aclose()
+        return outcomes
+
+    outcomes = asyncio.run(run())
+    assert outcomes[1:] == [True] * 15  # at most the first command meets a stale connection
