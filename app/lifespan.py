@@ -36,7 +36,6 @@ class State(TypedDict):
     caps: Caps
     rng: np.random.Generator
     telemetry: Telemetry
-    redis: RedisClient | None
 
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[State]]
@@ -100,7 +99,6 @@ def lifespan_for(settings: Settings, rng: np.random.Generator | None = None) -> 
                 caps=caps_of(settings),
                 rng=rng or np.random.default_rng(),
                 telemetry=telemetry,
-                redis=client,
             )
         finally:
             if watch is not None:
