@@ -86,7 +86,9 @@ def configure_logging(level: str) -> None:
 
 
 class RequestLog:
-    """ASGI middleware: one line per HTTP request, after its response (see the module doc)."""
+    """ASGI middleware: one line per HTTP request, after its response (see the module doc),
+    and its count in nextswipe_responses_total: the one place that sees every status code,
+    including the 413/415/404/503 answered before any route."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -110,6 +112,9 @@ class RequestLog:
             status = 500  # what the outermost error middleware answers
             raise
         finally:
+            telemetry = scope.get("state", {}).get("telemetry")  # absent before the lifespan
+            if telemetry is not None and status is not None:
+                telemetry.count_response(scope["path"], status)
             level = logging.WARNING if status is not None and status >= 500 else logging.DEBUG
             if request_log.isEnabledFor(level):
                 method, path = scope["method"], scope["path"]

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, Info, gener
 # 50 us .. 1 s: the hot path lives in the sub-millisecond buckets
 _BUCKETS_S = (5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 1.0)
 MIGRATIONS = ("carried", "reset")  # the outcomes of session/migrate.py
+ROUTES = frozenset({"/swipe", "/feed", "/healthz", "/readyz", "/metrics"})
 
 
 class Telemetry:
@@ -42,6 +43,12 @@ class Telemetry:
         self.new_sessions = counter("nextswipe_new_sessions_total", "Sessions started")
         self.pages = counter("nextswipe_pages_total", "Feed pages built")
         self.page_replays = counter("nextswipe_page_replays_total", "Pages replayed by cursor")
+        self.responses = Counter(
+            "nextswipe_responses_total",
+            "Responses by route and status code: the error rate per route",
+            ["route", "status"],
+            registry=self.registry,
+        )
         self.degraded_pages = counter(
             "nextswipe_degraded_pages_total", "Pages built without the session store (down)"
         )
@@ -84,6 +91,12 @@ class Telemetry:
             yield
         finally:
             self.observe(name, time.perf_counter() - start)
+
+    def count_response(self, path: str, status: int) -> None:
+        """One response; paths outside the API count as "other", so that a scan of random
+        URLs cannot grow the label set without bound."""
+        route = path if path in ROUTES else "other"
+        self.responses.labels(route, str(status)).inc()
 
     def _labelled(self, histogram: Histogram, label: str) -> Histogram:
         """The labelled child, looked up once: `labels()` costs more than an observation."""

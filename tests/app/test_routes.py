@@ -238,6 +238,22 @@ def test_unknown_route_is_404_json(client: TestClient) -> None:
     assert_error(client.get("/nope"), 404, "not_found")
 
 
+def test_responses_are_counted_by_route_and_status(client: TestClient, item_ids: list[str]) -> None:
+    assert swipe(client, "s1", item_ids[0]).status_code == 200
+    assert swipe(client, "s1", "no-such-item").status_code == 404
+    assert (
+        client.post("/swipe", content=b"x", headers={"content-type": "text/plain"}).status_code
+        == 415
+    )
+    for path in ("/nope", "/also-nope"):
+        assert client.get(path).status_code == 404
+    metrics = client.get("/metrics").text
+    assert 'nextswipe_responses_total{route="/swipe",status="200"} 1.0' in metrics
+    assert 'nextswipe_responses_total{route="/swipe",status="404"} 1.0' in metrics
+    assert 'nextswipe_responses_total{route="/swipe",status="415"} 1.0' in metrics
+    assert 'nextswipe_responses_total{route="other",status="404"} 2.0' in metrics
+
+
 def test_bearer_token(settings: Settings, item_ids: list[str]) -> None:
     with TestClient(create_app(replace(settings, auth_token="sesame"))) as client:
         assert_error(swipe(client, "s1", item_ids[0]), 401, "unauthorized")
