@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as LostConnection
 from redis.exceptions import RedisClusterException, RedisError
 
 RedisClient = aioredis.Redis | RedisCluster
@@ -89,14 +90,16 @@ async def ping(client: RedisClient) -> None:
         await client.ping()
 
 
-async def forget_idle_connections(client: RedisClient) -> None:
-    """Close every pooled connection not in use, after one failed with a connection error.
+async def forget_stale_connections(client: RedisClient, error: BaseException) -> None:
+    """After a lost connection, close every pooled connection not in use.
 
     When Redis restarts, each pooled connection still points at the old process and fails
     once, the next time the pool hands it out: with no retries, that is one 503 per stale
     connection, spread over the minutes it takes concurrency to reach them. Closing them all
-    at the first failure leaves the pool to open fresh ones.
+    at the first failure leaves the pool to open fresh ones. Other failures leave it alone.
     """
+    if not isinstance(error, LostConnection):
+        return
     if isinstance(client, RedisCluster):
         await asyncio.gather(*(node.disconnect_free_connections() for node in client.get_nodes()))
     else:

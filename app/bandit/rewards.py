@@ -13,10 +13,9 @@ from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
-from redis.exceptions import ConnectionError as LostConnection
 
 from app.errors import StateStoreUnavailable
-from app.redis_client import REDIS_ERRORS, RedisClient, forget_idle_connections
+from app.redis_client import REDIS_ERRORS, RedisClient, forget_stale_connections
 
 logger = logging.getLogger(__name__)
 Posteriors = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]  # (n_arms,) alpha, beta
@@ -132,8 +131,7 @@ class RedisArmStats:
                 *_, fields = await pipe.execute()
         except REDIS_ERRORS as error:
             self._pending.give_back(impressions, rewards)
-            if isinstance(error, LostConnection):
-                await forget_idle_connections(self._client)
+            await forget_stale_connections(self._client, error)
             raise StateStoreUnavailable(f"bandit counters cannot be synced: {error}") from error
         totals = {"i": np.zeros(self._n_arms), "r": np.zeros(self._n_arms)}  # (n_arms,) each
         for name, value in fields.items():

@@ -13,10 +13,8 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
-from redis.exceptions import ConnectionError as LostConnection
-
 from app.errors import SessionBusy, StateStoreUnavailable
-from app.redis_client import REDIS_ERRORS, RedisClient, forget_idle_connections, ping
+from app.redis_client import REDIS_ERRORS, RedisClient, forget_stale_connections, ping
 from app.session.codec import CorruptState, decode, encode
 from app.session.recent import RecentStates
 from app.session.state import SessionState
@@ -155,8 +153,7 @@ class RedisSessionStore(SessionStore):
         try:
             return await command
         except REDIS_ERRORS as exc:
-            if isinstance(exc, LostConnection):
-                await forget_idle_connections(self._client)
+            await forget_stale_connections(self._client, exc)
             raise StateStoreUnavailable(
                 "The session store is unreachable right now; try again shortly."
             ) from exc
