@@ -1,5 +1,6 @@
-"""What a load test runs against, on free loopback ports: a throwaway redis-server and an app
-under uvicorn with the flags of `make serve`. Each stops when its `with` block ends.
+"""What a load test (and the test suite) runs against, on free loopback ports: a throwaway
+redis-server and an app under uvicorn with the flags of `make serve`. Each stops when its
+`with` block ends. No fakes: tests and load tests run on the server production runs on.
 """
 
 import os
@@ -25,22 +26,23 @@ def free_port() -> int:
         return port
 
 
-def redis_command(port: int, directory: Path, *, durable: bool) -> list[str]:
-    """redis-server on loopback, no RDB snapshots; durable: an append-only file fsynced
-    before each write is acknowledged (appendfsync always), else no persistence at all."""
+def redis_command(port: int, directory: Path, *options: str, durable: bool = False) -> list[str]:
+    """redis-server on loopback, no RDB snapshots, `options` added; durable: an append-only
+    file fsynced before each write is acknowledged (appendfsync always), else no persistence."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed: `make redis` installs it")
     command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
     command += ["--dir", str(directory), "--appendonly", "yes" if durable else "no"]
-    return command + (["--appendfsync", "always"] if durable else [])
+    return command + (["--appendfsync", "always"] if durable else []) + list(options)
 
 
 @contextmanager
-def redis_server(directory: Path) -> Iterator[str]:
-    """redis-server without persistence until the block ends; yields its URL."""
-    port = free_port()
-    command = redis_command(port, directory, durable=False)
+def redis_server(directory: Path, port: int | None = None, *options: str) -> Iterator[str]:
+    """redis-server without persistence (`options` added) until the block ends; yields its
+    URL. The tests start theirs here too: a given port lets one restart on the same one."""
+    port = port or free_port()
+    command = redis_command(port, directory, *options)
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_until(lambda: _accepts(port), process, f"redis-server on port {port}")

@@ -17,7 +17,7 @@ import redis
 from redis.asyncio import Redis
 
 from app.redis_client import RedisClient, cluster_from_url, is_cluster_url
-from tests.redis_server import free_port, redis_server
+from loadtest.servers import free_port, redis_server
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from loadtest.servers import redis_server
 from tests.redis_cluster import RedisClusterNodes, redis_cluster
-from tests.redis_server import redis_server
 
 
 @pytest.fixture(scope="session")

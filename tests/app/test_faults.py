@@ -15,8 +15,8 @@ from app.main import create_app
 from app.redis_client import create_redis
 from app.session.store import RedisSessionStore
 from app.settings import Settings
+from loadtest.servers import free_port, redis_server
 from tests.conftest import TinyBundle
-from tests.redis_server import free_port, redis_server
 
 
 def swipe(client: TestClient, session_id: str, item_id: str, event_id: str) -> Response:

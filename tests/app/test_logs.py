@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from app.logs import JsonFormatter, configure_logging
 from app.main import create_app
 from app.settings import Settings
+from loadtest.servers import free_port
 from tests.conftest import TinyBundle
-from tests.redis_server import free_port
 
 BASE_KEYS = {"ts", "level", "logger", "message"}
 REQUEST_KEYS = BASE_KEYS | {"method", "path", "status", "duration_ms"}

@@ -13,8 +13,8 @@ from redis.backoff import NoBackoff
 
 from app.bandit.rewards import ArmStats, MemoryArmStats, RedisArmStats
 from app.errors import StateStoreUnavailable
+from loadtest.servers import free_port, redis_server
 from tests.redis_cluster import admin_client
-from tests.redis_server import free_port, redis_server
 
 
 @pytest.fixture

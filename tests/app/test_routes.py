@@ -21,8 +21,8 @@ from httpx2 import Response
 from app.bundle import INDEX_FILE, BundleMismatch
 from app.main import create_app
 from app.settings import Settings
+from loadtest.servers import free_port
 from tests.conftest import TinyBundle
-from tests.redis_server import free_port
 
 
 @pytest.fixture(params=["memory", "redis", "cluster"])

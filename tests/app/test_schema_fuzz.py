@@ -28,8 +28,8 @@ from schemathesis import Case, Config
 
 from app.main import create_app
 from app.settings import Settings
+from loadtest.servers import free_port
 from tests.conftest import TinyBundle
-from tests.redis_server import free_port
 
 PUBLISHED = create_app(Settings()).openapi()
 CONFIG = Config.from_dict(

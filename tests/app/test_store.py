@@ -23,8 +23,8 @@ from app.session.store import (
     SessionStore,
     state_key,
 )
+from loadtest.servers import free_port
 from tests.redis_cluster import RedisClusterNodes, admin_client
-from tests.redis_server import free_port
 
 PREFIX = "test"
 TTL_S = 60.0
