@@ -1,7 +1,8 @@
 """ServingModel: the loaded bundle the service answers with, checked against its manifest.
 
-Loaded once at startup (never per request): the item vocabulary, the ONNX step, the FAISS
-retriever and the exploration policy, all from one verified bundle directory. A startup
+Loaded once at startup (never per request): the item vocabulary, the ONNX steps, the FAISS
+retriever, the exploration policy and the content encoder with its projection (how uploads
+enter the model's item space), all from one verified bundle directory. A startup
 that finds any file disagreeing with the manifest raises BundleMismatch and does not serve.
 """
 
@@ -13,6 +14,8 @@ import numpy.typing as npt
 
 from app.bandit.policy import ThompsonPolicy
 from app.bundle import CLUSTERS_FILE, POPULARITY_FILE, BundleMismatch, Manifest, verify_bundle
+from app.content.encoder import ContentEncoder, load_encoder
+from app.content.projection import Projection
 from app.gru.step import GruStep
 from app.gru.vocab import ItemVocab
 from app.retrieval.index import Retriever
@@ -27,6 +30,8 @@ class ServingModel:
     policy: ThompsonPolicy
     clusters: npt.NDArray[np.int32]  # (n_items,) the bandit arm of each item
     popularity_share: npt.NDArray[np.float32]  # (n_items,) popularity / max: cold-start score
+    encoder: ContentEncoder  # an upload's title -> its (D,) content vector
+    projection: Projection  # (n, D) content -> (n, H + 1) [embedding | bias]
 
     @property
     def version(self) -> str:
@@ -60,13 +65,16 @@ def load_model(
         policy=policy,
         clusters=clusters,
         popularity_share=(popularity / max(int(popularity.max()), 1)).astype(np.float32),
+        # both checked against manifest.content["encoder"]["dim"], hence against each other
+        encoder=load_encoder(bundle_dir, manifest, ort_threads),
+        projection=Projection(bundle_dir, manifest, ort_threads),
     )
     warm_up(model)
     return model
 
 
 def warm_up(model: ServingModel, rounds: int = 20) -> None:
-    """Step and search a few times before the first request does.
+    """Step, search, encode and project a few times before the first request does.
 
     ONNX Runtime plans and allocates its buffers on the first runs and the first searches
     touch cold memory: paid here (during startup or a hot swap's load), not by the first
@@ -76,3 +84,6 @@ def warm_up(model: ServingModel, rounds: int = 20) -> None:
     for row in range(min(rounds, model.manifest.n_items)):
         hidden = model.step.step(hidden, row, 1.0)
         model.retriever.search(hidden, 100)
+    item_vector = model.projection.project(model.encoder.encode(["a first upload #warmup"]))[0]
+    for _ in range(rounds):
+        hidden = model.step.step_vector(hidden, item_vector[:-1], 1.0)

@@ -16,6 +16,7 @@ from typing import Any
 LOSSES = ("bpr-max", "bpr", "cross-entropy")
 DATA_FORMATS = ("sequences", "events")
 SPLITS = ("user_mod", "time")
+CONTENT_ENCODERS = ("hashing", "minilm")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,10 @@ class TrainConfig:
     synthetic_users: int = 0  # > 0: train on a generated log of this many users (demo, tests)
     synthetic_items: int = 2000  # catalogue size of the generated log
     synthetic_topics: int = 20  # item categories of the generated log (its embedding clusters)
+    titles: str = ""  # item,title CSV (path from the repo root); the generated log makes its own
+    # content (uploads): what turns a title into a vector, projected into the item space
+    content_encoder: str = "hashing"  # "hashing" (bag of words, numpy) or "minilm" (ONNX)
+    content_dim: int = 4096  # slots of the hashing encoder; MiniLM's is its own, 384
     # model
     hidden_size: int = 512  # GRU units, also the item embedding width (constrained embedding)
     dropout_embed: float = 0.5  # dropout on the input item embedding
@@ -56,7 +61,15 @@ class TrainConfig:
             raise ValueError(f"data_format must be one of {DATA_FORMATS}")
         if self.split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}")
-        for name in ("hidden_size", "batch_size", "n_epochs", "sample_cache_batches"):
+        if self.content_encoder not in CONTENT_ENCODERS:
+            raise ValueError(f"content_encoder must be one of {CONTENT_ENCODERS}")
+        for name in (
+            "hidden_size",
+            "batch_size",
+            "n_epochs",
+            "sample_cache_batches",
+            "content_dim",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
         for name in ("dropout_embed", "dropout_hidden"):

@@ -1,14 +1,18 @@
-"""Checkpoint -> bundle directory (ONNX step, FAISS index, item files, manifest), then parity.
+"""Checkpoint -> bundle directory (ONNX steps, FAISS index, item files, content, manifest).
 
     python -m models.export --checkpoint build/checkpoints/model.pt --out bundles/microlens \
-        [--report build/report.json] [--version V] [--clusters 32]
+        [--data DATA] [--report build/report.json] [--version V] [--clusters 32] \
+        [--content-items uploads.csv]
 
 The bundle is written to a temporary directory beside `--out` and renamed into place, so
-a reader never sees half a bundle. Parity: the exported graph stepped by ONNX Runtime must
-follow PyTorch's states, and FAISS's top-20 must be PyTorch's top-20 (or, for a catalogue
-large enough to get an approximate index, is measured). The index is chosen by
+a reader never sees half a bundle. Parity: the exported graphs stepped by ONNX Runtime must
+follow PyTorch's states (the vector step fed an item's own embedding included), the
+projection graph its numpy form, and FAISS's top-20 must be PyTorch's top-20 (or, for a
+catalogue large enough to get an approximate index, is measured). The index is chosen by
 `models.index_choice` on session states: held-out sessions when the caller has them,
-popularity-drawn ones otherwise.
+popularity-drawn ones otherwise. The content projection (models/content_export.py) is judged
+on training sessions: `--data` rebuilds them (a generated log needs none). `--content-items`
+(an item,title CSV) appends the titled items the checkpoint lacks, projected, popularity 0.
 """
 
 import argparse
@@ -33,17 +37,27 @@ from app.bundle import (
     ITEM_IDS_FILE,
     MANIFEST_FILE,
     POPULARITY_FILE,
+    PROJECTION_FILE,
+    PROJECTION_INPUT,
+    PROJECTION_OUTPUT,
     STEP_FILE,
     STEP_INPUTS,
     STEP_OUTPUT,
+    VECTOR_STEP_FILE,
+    VECTOR_STEP_INPUTS,
     Manifest,
     sha256_file,
 )
+from models import config as config_module
+from models.content_export import append_content_items, fit_content, training_sessions
 from models.gru4rec import GRU4Rec
 from models.index_choice import IndexPlan, choose_index
 from models.item_index import folded_item_vectors, item_clusters, query_vectors
-from models.onnx_step import export_step
+from models.onnx_step import export_step, export_vector_step
+from models.prepare import prepare
+from models.projection import Projection
 from models.sessions import Sessions
+from models.titles import read_titles
 from models.train import Checkpoint, load_checkpoint, model_from_checkpoint
 
 DEFAULT_PLAN = IndexPlan()
@@ -53,6 +67,7 @@ DEFAULT_PLAN = IndexPlan()
 class Parity:
     steps: int  # (session, position) states compared
     max_abs_hidden_diff: float  # ONNX Runtime vs PyTorch, over every compared state
+    max_abs_vector_step_diff: float  # the vector step fed each item's embedding vs the row step
     top_k: int
     same_top_k_sets: float  # share of states whose FAISS top-k set equals PyTorch's
     same_top_k_order: float  # share whose ordered top-k lists are identical
@@ -62,8 +77,12 @@ class Parity:
 def check_parity(model: GRU4Rec, bundle_dir: Path, sessions: Sessions, top_k: int = 20) -> Parity:
     """Step whole sessions through ONNX Runtime and PyTorch side by side, from a zero state."""
     step = ort.InferenceSession(str(bundle_dir / STEP_FILE), providers=["CPUExecutionProvider"])
+    vector_step = ort.InferenceSession(
+        str(bundle_dir / VECTOR_STEP_FILE), providers=["CPUExecutionProvider"]
+    )
+    embeddings = model.item_embedding.weight.detach().numpy()  # (n_items, H)
     index = faiss.read_index(str(bundle_dir / INDEX_FILE))
-    max_diff, n_steps, same_set, same_order = 0.0, 0, 0, 0
+    max_diff, max_vector_diff, n_steps, same_set, same_order = 0.0, 0.0, 0, 0, 0
     for s in range(sessions.n_sessions):
         start, end = sessions.offsets[s], sessions.offsets[s + 1]
         hidden_torch = torch.zeros(1, model.hidden_size)
@@ -75,15 +94,25 @@ def check_parity(model: GRU4Rec, bundle_dir: Path, sessions: Sessions, top_k: in
                 torch.from_numpy(item), torch.from_numpy(weight), hidden_torch
             )
             feeds = dict(zip(STEP_INPUTS, (item, weight, hidden_onnx), strict=True))
+            vector_feeds = dict(
+                zip(VECTOR_STEP_INPUTS, (embeddings[item], weight, hidden_onnx), strict=True)
+            )
+            by_vector = vector_step.run([STEP_OUTPUT], vector_feeds)[0]
             hidden_onnx = step.run([STEP_OUTPUT], feeds)[0]
             max_diff = max(max_diff, float(np.abs(hidden_onnx - hidden_torch.numpy()).max()))
+            max_vector_diff = max(max_vector_diff, float(np.abs(by_vector - hidden_onnx).max()))
             expected = torch.topk(model.score_all(hidden_torch)[0], top_k).indices.numpy()
             _, found = index.search(query_vectors(hidden_torch.numpy()), top_k)
             same_set += int(set(found[0].tolist()) == set(expected.tolist()))
             same_order += int(np.array_equal(found[0], expected))
             n_steps += 1
     return Parity(
-        n_steps, max_diff, top_k, same_set / max(n_steps, 1), same_order / max(n_steps, 1)
+        n_steps,
+        max_diff,
+        max_vector_diff,
+        top_k,
+        same_set / max(n_steps, 1),
+        same_order / max(n_steps, 1),
     )
 
 
@@ -128,8 +157,9 @@ def write_bundle_files(
     query_sessions: Sessions,
     plan: IndexPlan,
 ) -> dict[str, Any]:
-    """Every bundle file but the manifest; returns the index description."""
+    """Every bundle file but the manifest and the content files; returns the index description."""
     export_step(model, directory / STEP_FILE)
+    export_vector_step(model, directory / VECTOR_STEP_FILE)
     embeddings = model.item_embedding.weight.detach().numpy()  # (n_items, H)
     bias = model.item_bias.weight.detach().numpy()[:, 0]  # (n_items,)
     vectors = folded_item_vectors(embeddings, bias)
@@ -151,18 +181,29 @@ def export(
     n_clusters: int = 32,
     query_sessions: Sessions | None = None,
     plan: IndexPlan = DEFAULT_PLAN,
+    train_sessions: Sessions | None = None,
+    content_items: dict[str, str] | None = None,
 ) -> tuple[Manifest, Parity]:
     """Write the bundle to `out` (replacing it) and return its manifest and parity figures.
 
-    `query_sessions` (held-out sessions) give the states an approximate index is measured on.
+    `query_sessions` (held-out sessions) give the states an approximate index is measured on;
+    `train_sessions` those the projection is judged on (rebuilt for a generated log);
+    `content_items` ({item id: title}) add the titled items the checkpoint lacks.
     """
     model = model_from_checkpoint(checkpoint)
     counts = checkpoint["item_counts"].numpy()
     if query_sessions is None:
         query_sessions = sample_sessions(counts, plan.n_queries // 20 + 1, 20, seed=1)
+    if train_sessions is None:
+        train_sessions = training_sessions(checkpoint)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
+        content = fit_content(model, checkpoint, staging, train_sessions)
+        content.projection.write_onnx(staging / PROJECTION_FILE)
+        checkpoint, n_content_only = append_content_items(
+            model, checkpoint, content_items or {}, content
+        )
         index_info = write_bundle_files(
             model, checkpoint, staging, n_clusters, query_sessions, plan
         )
@@ -179,7 +220,13 @@ def export(
             dataset=checkpoint["dataset"],
             metrics=metrics or {},
             files={p.name: sha256_file(p) for p in sorted(staging.iterdir())},
-            extra={"parity": asdict(parity)},
+            content={**content.description, "n_content_only": n_content_only},
+            extra={
+                "parity": {
+                    **asdict(parity),
+                    "projection_max_abs_diff": projection_parity(content.projection, staging),
+                }
+            },
         )
         (staging / MANIFEST_FILE).write_text(manifest.to_json())
         if out.exists():
@@ -191,6 +238,17 @@ def export(
     return manifest, parity
 
 
+def projection_parity(projection: Projection, bundle_dir: Path, n: int = 64) -> float:
+    """Max |ONNX - numpy| of the projection graph on seeded unit content vectors."""
+    session = ort.InferenceSession(
+        str(bundle_dir / PROJECTION_FILE), providers=["CPUExecutionProvider"]
+    )
+    content = np.random.default_rng(0).standard_normal((n, projection.content_dim))
+    content = (content / np.linalg.norm(content, axis=1, keepdims=True)).astype(np.float32)
+    by_onnx = session.run([PROJECTION_OUTPUT], {PROJECTION_INPUT: content})[0]
+    return float(np.abs(by_onnx - projection.apply(content)).max())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, required=True)
@@ -198,10 +256,28 @@ def main() -> None:
     parser.add_argument("--report", type=Path, default=None, help="evaluate.py's JSON report")
     parser.add_argument("--version", default=None)
     parser.add_argument("--clusters", type=int, default=32)
+    parser.add_argument("--data", type=Path, default=None, help="the training data file")
+    parser.add_argument("--content-items", type=Path, default=None, help="item,title CSV")
     args = parser.parse_args()
     metrics = json.loads(args.report.read_text())["results"] if args.report else None
+    checkpoint = load_checkpoint(args.checkpoint)
+    train_sessions = None
+    if args.data is not None:
+        config = config_module.TrainConfig(**checkpoint["config"])
+        purpose = checkpoint["dataset"].get("purpose", "final")
+        data = prepare(config, args.data, purpose)
+        if list(data.vocab.item_ids) != checkpoint["item_ids"][: len(data.vocab)]:
+            raise ValueError(f"{args.data} does not rebuild the checkpoint's vocabulary")
+        train_sessions = data.train
+    content_items = read_titles(args.content_items) if args.content_items else None
     manifest, parity = export(
-        load_checkpoint(args.checkpoint), args.out, metrics, args.version, args.clusters
+        checkpoint,
+        args.out,
+        metrics,
+        args.version,
+        args.clusters,
+        train_sessions=train_sessions,
+        content_items=content_items,
     )
     index = {key: manifest.index.get(key) for key in ("type", "params", "recall_at_100")}
     print(f"bundle {manifest.version} -> {args.out}; index {index}; parity: {parity}")

@@ -76,8 +76,13 @@ class GRU4Rec(nn.Module):
 
         This is the graph exported to ONNX: no dropout, no scoring.
         """
-        embedded = self.item_embedding(item_rows)  # (b, H)
-        moved: torch.Tensor = self.cell(embedded, hidden)
+        return self.step_vector(self.item_embedding(item_rows), weights, hidden)
+
+    def step_vector(
+        self, item_vectors: torch.Tensor, weights: torch.Tensor, hidden: torch.Tensor
+    ) -> torch.Tensor:
+        """step() on (b, H) item embeddings given, not looked up: an upload's projected one."""
+        moved: torch.Tensor = self.cell(item_vectors, hidden)
         return hidden + weights.unsqueeze(1) * (moved - hidden)
 
     def forward(

@@ -1,7 +1,9 @@
-"""Export GRU4Rec.step as an ONNX graph with named inputs and a dynamic batch axis.
+"""Export GRU4Rec's step as ONNX graphs with named inputs and a dynamic batch axis.
 
-The service steps a session's state with this graph only: inputs item_row (b,) int64,
-weight (b,) float32, hidden (b, H) float32; output new_hidden (b, H) float32.
+The service steps a session's state with these graphs only. gru_step.onnx: item_row (b,)
+int64, weight (b,) float32, hidden (b, H) float32 -> new_hidden (b, H) float32.
+gru_step_vector.onnx, the same step on an item given by its embedding (an upload's projected
+one): item_vector (b, H) float32 in place of item_row.
 """
 
 import warnings
@@ -10,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from app.bundle import STEP_INPUTS, STEP_OUTPUT
+from app.bundle import STEP_INPUTS, STEP_OUTPUT, VECTOR_STEP_INPUTS
 from models.gru4rec import GRU4Rec
 
 OPSET = 18
@@ -29,9 +31,18 @@ class _Step(nn.Module):
         return self.model.step(item_row, weight, hidden)
 
 
-def export_step(model: GRU4Rec, path: Path) -> None:
-    step = _Step(model).eval()
-    example = (torch.tensor([0, 1]), torch.tensor([1.0, 0.5]), torch.zeros(2, model.hidden_size))
+class _VectorStep(_Step):
+    """Exposes step_vector() as forward()."""
+
+    def forward(
+        self, item_vector: torch.Tensor, weight: torch.Tensor, hidden: torch.Tensor
+    ) -> torch.Tensor:
+        return self.model.step_vector(item_vector, weight, hidden)
+
+
+def _export(
+    module: nn.Module, example: tuple[torch.Tensor, ...], names: tuple[str, ...], path: Path
+) -> None:
     batch = torch.export.Dim("batch")
     with warnings.catch_warnings():
         # torch's own exporter internals warn about their deprecated APIs; not ours to fix
@@ -39,10 +50,10 @@ def export_step(model: GRU4Rec, path: Path) -> None:
         warnings.simplefilter("ignore", category=DeprecationWarning)
         warnings.simplefilter("ignore", category=UserWarning)
         torch.onnx.export(
-            step,
+            module.eval(),
             example,
             str(path),
-            input_names=list(STEP_INPUTS),
+            input_names=list(names),
             output_names=[STEP_OUTPUT],
             dynamic_shapes=({0: batch}, {0: batch}, {0: batch}),
             opset_version=OPSET,
@@ -50,3 +61,14 @@ def export_step(model: GRU4Rec, path: Path) -> None:
             external_data=False,
             verbose=False,
         )
+
+
+def export_step(model: GRU4Rec, path: Path) -> None:
+    example = (torch.tensor([0, 1]), torch.tensor([1.0, 0.5]), torch.zeros(2, model.hidden_size))
+    _export(_Step(model), example, STEP_INPUTS, path)
+
+
+def export_vector_step(model: GRU4Rec, path: Path) -> None:
+    hidden_size = model.hidden_size
+    example = (torch.randn(2, hidden_size), torch.tensor([1.0, 0.5]), torch.zeros(2, hidden_size))
+    _export(_VectorStep(model), example, VECTOR_STEP_INPUTS, path)

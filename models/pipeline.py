@@ -1,12 +1,15 @@
 """One command from data to bundle: train (final purpose), evaluate beside the baselines, export.
 
     python -m models.pipeline --config models/configs/microlens.toml \
-        --data ../shared/data/microlens50k/MicroLens-50k_pairs.tsv.gz --out bundles/microlens
+        --data ../shared/data/microlens50k/MicroLens-50k_pairs.tsv.gz --out bundles/microlens \
+        [--content-items uploads.csv] [content_encoder=minilm ...]
 
 Trains on train + validation with the chosen configuration, evaluates on test (model and
 baselines, the same split), writes the bundle (metrics in its manifest),
 `build/<bundle name>-report.json` and the checkpoint `build/checkpoints/<bundle name>.pt`.
 With `synthetic_users` in the config it needs no data file (the demo bundle).
+`--content-items` (an item,title CSV, e.g. the uploads exported from the service) adds the
+titled items that training never saw, as rows of their own (models/content_export.py).
 """
 
 import argparse
@@ -20,6 +23,7 @@ from models import config as config_module
 from models.evaluate import evaluate_all, format_table, report
 from models.export import export
 from models.prepare import prepare
+from models.titles import read_titles
 from models.train import fit, model_from_checkpoint
 
 
@@ -30,6 +34,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument("--clusters", type=int, default=32)
+    parser.add_argument("--content-items", type=Path, default=None, help="item,title CSV")
     args, overrides = parser.parse_known_args()
     config = config_module.load(args.config, overrides)
     print("config:", config.to_dict())
@@ -50,6 +55,8 @@ def main() -> None:
         results,
         n_clusters=args.clusters,
         query_sessions=data.held_out.sessions,
+        train_sessions=data.train,
+        content_items=read_titles(args.content_items) if args.content_items else None,
     )
     full_report = {**report(results, data), "train_seconds": checkpoint["train_seconds"]}
     report_path = Path("build") / f"{args.out.name}-report.json"

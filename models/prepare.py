@@ -3,7 +3,9 @@
 Two purposes: "tune" trains on train and holds out validation (hyperparameter search);
 "final" trains on train + validation and holds out test (the reported table). Explicit,
 already split files are taken as they are. The vocabulary comes from the training
-sessions only; held-out events whose item it lacks are dropped and counted.
+sessions only; held-out events whose item it lacks are dropped and counted. The items'
+titles (the content of the uploads' cold start) come from the config's titles file, or from
+the generated catalogue.
 """
 
 import tempfile
@@ -18,10 +20,12 @@ from models.config import TrainConfig
 from models.readers import read_event_log, read_sequences
 from models.sessions import RawSession, Sessions
 from models.split import split_by_time, split_by_user_mod
-from models.synthetic import SyntheticConfig, write_event_log
+from models.synthetic import SyntheticConfig, synthetic_titles, write_event_log
+from models.titles import read_titles
 from models.vocab import Encoded, ItemVocab, encode
 
 Purpose = Literal["tune", "final"]
+ROOT = Path(__file__).resolve().parents[1]  # config paths are relative to the repository
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,18 +37,30 @@ class Prepared:
     dataset: dict[str, Any]  # provenance and counts, copied into the manifest
 
 
+def synthetic_config(config: TrainConfig) -> SyntheticConfig:
+    return SyntheticConfig(
+        n_users=config.synthetic_users,
+        n_items=config.synthetic_items,
+        n_topics=config.synthetic_topics,
+        seed=config.seed,
+    )
+
+
+def item_titles(config: TrainConfig) -> dict[str, str]:
+    """{item id: title}: the titles file, else the generated catalogue's, else none."""
+    if config.titles:
+        return read_titles(ROOT / config.titles)  # an absolute path stays itself
+    if config.synthetic_users > 0:
+        return synthetic_titles(synthetic_config(config))
+    return {}
+
+
 def read_raw(config: TrainConfig, path: Path | None) -> list[RawSession]:
     """The sessions of one file, or of a generated log when the config asks for one."""
     if config.synthetic_users > 0:
-        synthetic = SyntheticConfig(
-            n_users=config.synthetic_users,
-            n_items=config.synthetic_items,
-            n_topics=config.synthetic_topics,
-            seed=config.seed,
-        )
         with tempfile.TemporaryDirectory() as tmp:
             log = Path(tmp) / "synthetic.tsv"
-            write_event_log(log, synthetic)
+            write_event_log(log, synthetic_config(config))
             return read_event_log(log, idle_gap_s=config.idle_gap_s)
     if path is None:
         raise ValueError("a data file is needed (or synthetic_users > 0 in the config)")

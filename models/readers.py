@@ -27,7 +27,7 @@ BOOL_SIGNALS = ("liked", "shared", "saved", "commented")
 BOOLEANS = {"1": True, "true": True, "0": False, "false": False, "": False}
 
 
-def _open_text(path: Path) -> TextIO:
+def open_text(path: Path) -> TextIO:
     """Plain or gzip (by the .gz suffix); newline="" lets csv and rstrip see CRLF."""
     if path.suffix == ".gz":
         return gzip.open(path, "rt", encoding="utf-8", newline="")
@@ -37,7 +37,7 @@ def _open_text(path: Path) -> TextIO:
 def read_sequences(path: Path) -> list[RawSession]:
     """MicroLens pairs: one `user_id<TAB>item item ...` line per user, oldest item first."""
     sessions = []
-    with _open_text(path) as lines:
+    with open_text(path) as lines:
         for line_number, line in enumerate(lines, start=1):
             line = line.rstrip("\r\n")
             if not line.strip():
@@ -81,7 +81,7 @@ def read_event_log(
     n = 0, 1, ... in time order. Events are ordered by time within a session (ties keep file
     order); sessions (or users) come in the order of their first row in the file.
     """
-    with _open_text(path) as lines:
+    with open_text(path) as lines:
         rows = _rows(lines)
         _, header = next(rows, (1, []))
         header = [name.strip().lower() for name in header]

@@ -2,7 +2,9 @@
 
 Items belong to topics with Zipf popularity; a session's intent is one topic that drifts now
 and then; the feed shows mostly on-intent items, which tend to follow their topic's order (the
-sequential signal a GRU can learn); off-intent items are mostly skipped. Never for accuracy claims.
+sequential signal a GRU can learn); off-intent items are mostly skipped. Items get titles
+built from their topic's own words, so that a content encoder has something to find in them
+(the uploads' cold start). Never for accuracy claims.
 """
 
 import argparse
@@ -27,6 +29,12 @@ LIKE_PROB = (0.2, 0.02)
 SHARE_PROB = (0.05, 0.005)
 SAVE_PROB = (0.05, 0.005)
 REPLAY_PROB = (0.1, 0.0)
+# Titles: words are made of syllables; each topic owns TOPIC_WORDS of them, and a title is a
+# few of its topic's words, now and then a word of another topic, some filler and a hashtag
+SYLLABLES = ("ka", "lo", "mi", "ru", "te", "sa", "no", "vi", "pe", "zu", "ha", "do", "ri", "bo")
+TOPIC_WORDS = 12
+FILLER_WORDS = ("the", "best", "new", "my", "today", "watch", "this", "funny", "first", "day")
+STRAY_WORD_PROB = 0.3  # a title borrows one word of another topic
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +224,28 @@ def generate(config: SyntheticConfig) -> SyntheticLog:
             parts.append(_swipes(cat, item, intent, start_s, user, len(parts), rng))
             last_end_s = float(parts[-1].ts[-1]) - EPOCH_S
     return SyntheticLog.concatenate(parts)
+
+
+def synthetic_titles(config: SyntheticConfig) -> dict[str, str]:
+    """{item id: title} of the generated catalogue; the same config gives the same titles."""
+    topic_of = _Catalogue(config, np.random.default_rng(config.seed)).topic_of  # generate()'s
+    rng = np.random.default_rng([config.seed, 1])  # a stream of its own: the log is unchanged
+    n_words = config.n_topics * TOPIC_WORDS
+    codes = rng.choice(len(SYLLABLES) ** 4, n_words, replace=False)  # distinct 4-syllable words
+    vocabulary = [
+        "".join(SYLLABLES[code // len(SYLLABLES) ** k % len(SYLLABLES)] for k in range(4))
+        for code in codes.tolist()
+    ]
+    titles = {}
+    for row, topic in enumerate(topic_of.tolist()):
+        own = vocabulary[topic * TOPIC_WORDS : (topic + 1) * TOPIC_WORDS]
+        words = rng.choice(own, int(rng.integers(2, 6)), replace=False).tolist()
+        if rng.random() < STRAY_WORD_PROB:
+            words.append(vocabulary[int(rng.integers(n_words))])
+        words += rng.choice(FILLER_WORDS, int(rng.integers(0, 3))).tolist()
+        rng.shuffle(words)
+        titles[str(row + 1)] = " ".join(words) + f" # {own[0]}"  # ids are rows + 1, as in the log
+    return titles
 
 
 def write_event_log(path: Path, config: SyntheticConfig) -> SyntheticLog:

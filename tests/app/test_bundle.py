@@ -6,7 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from app.bundle import INDEX_FILE, MANIFEST_FILE, STEP_FILE, BundleMismatch, verify_bundle
+from app.bundle import (
+    CONTENT_ENCODER_FILE,
+    CONTENT_VOCAB_FILE,
+    INDEX_FILE,
+    MANIFEST_FILE,
+    PROJECTION_FILE,
+    STEP_FILE,
+    VECTOR_STEP_FILE,
+    BundleMismatch,
+    verify_bundle,
+)
 from tests.conftest import TinyBundle
 
 
@@ -49,3 +59,40 @@ def test_other_format_version_is_refused(bundle_copy: Path) -> None:
 def test_no_manifest_is_refused(tmp_path: Path) -> None:
     with pytest.raises(BundleMismatch, match="no manifest.json"):
         verify_bundle(tmp_path)
+
+
+def _rewrite_manifest(bundle: Path, **changes: object) -> None:
+    path = bundle / MANIFEST_FILE
+    raw = json.loads(path.read_text())
+    raw.update(changes)
+    path.write_text(json.dumps(raw))
+
+
+def test_bundle_of_the_first_format_is_refused(bundle_copy: Path) -> None:
+    _rewrite_manifest(bundle_copy, format_version=1)
+    with pytest.raises(BundleMismatch, match="bundle format 1 is not the supported 2"):
+        verify_bundle(bundle_copy)
+
+
+def test_manifest_without_a_content_encoder_is_refused(bundle_copy: Path) -> None:
+    _rewrite_manifest(bundle_copy, content={})
+    with pytest.raises(BundleMismatch, match="content encoder kind is None"):
+        verify_bundle(bundle_copy)
+
+
+@pytest.mark.parametrize("name", [VECTOR_STEP_FILE, PROJECTION_FILE])
+def test_manifest_without_the_upload_graphs_is_refused(bundle_copy: Path, name: str) -> None:
+    files = json.loads((bundle_copy / MANIFEST_FILE).read_text())["files"]
+    del files[name]
+    _rewrite_manifest(bundle_copy, files=files)
+    with pytest.raises(BundleMismatch, match=f"lists no hash for {name}"):
+        verify_bundle(bundle_copy)
+
+
+def test_minilm_bundle_must_list_its_encoder_files(bundle_copy: Path) -> None:
+    content = json.loads((bundle_copy / MANIFEST_FILE).read_text())["content"]
+    content["encoder"] = {"kind": "minilm", "name": "all-MiniLM-L6-v2", "dim": 384}
+    _rewrite_manifest(bundle_copy, content=content)
+    expected = f"lists no hash for {CONTENT_ENCODER_FILE}, {CONTENT_VOCAB_FILE}"
+    with pytest.raises(BundleMismatch, match=expected):
+        verify_bundle(bundle_copy)

@@ -16,6 +16,8 @@ def test_onnx_states_and_faiss_top20_match_pytorch(tiny_bundle: TinyBundle) -> N
     parity = check_parity(model, tiny_bundle.path, sessions, top_k=20)
     assert parity.steps == sessions.n_events
     assert parity.max_abs_hidden_diff <= 1e-5
+    # the vector step fed each item's own trained embedding is the row step
+    assert parity.max_abs_vector_step_diff <= 1e-6
     assert parity.same_top_k_sets == 1.0
     assert parity.same_top_k_order >= 0.99  # only exact float ties may swap neighbours
 
@@ -39,3 +41,22 @@ def test_manifest_describes_the_files(tiny_bundle: TinyBundle) -> None:
     assert clusters.max() + 1 == manifest.n_clusters
     assert manifest.version == "tiny-test"
     assert manifest.model["hidden_size"] == manifest.hidden_size
+
+
+def test_manifest_describes_the_content(tiny_bundle: TinyBundle) -> None:
+    manifest = verify_bundle(tiny_bundle.path)
+    assert manifest.content["encoder"] == {
+        "kind": "hashing",
+        "name": "hashing-1024",
+        "dim": 1024,
+        "ngrams": 2,
+    }
+    projection = manifest.content["projection"]
+    assert projection["kind"] in ("ridge", "mlp", "neighbours")
+    assert projection["content_dim"] == 1024
+    assert projection["item_dim"] == manifest.hidden_size + 1
+    assert projection["fitted_items"] == projection["titled_items"] == manifest.n_items
+    assert projection["states"]["sessions"] == "training (final)"
+    assert projection["states"]["n_states"] > 1000
+    assert manifest.content["n_content_only"] == 0
+    assert manifest.extra["parity"]["projection_max_abs_diff"] <= 1e-4
