@@ -2,6 +2,7 @@
 
 It runs before routing. A declared Content-Length over the limit is refused at once; a
 streamed body is read up to the limit (it is small by contract) and then handed on whole.
+Some paths take a larger limit: POST /items carries up to 1,000 titles.
 A body is refused only where some route takes the method at the path: anywhere else the
 router's 404 or 405 is the answer (a PUT on /feed is a wrong method, not a wrong body).
 """
@@ -16,9 +17,12 @@ _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
 class BodyLimits:
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, larger: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.larger = larger or {}  # exact path -> its own limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
@@ -33,11 +37,12 @@ class BodyLimits:
                 error_response(415, "unsupported_media_type", detail), scope, receive, send
             )
             return
+        limit = self.larger.get(scope["path"], self.max_body_bytes)
         too_large = error_response(
-            413, "payload_too_large", f"the body is larger than {self.max_body_bytes} bytes"
+            413, "payload_too_large", f"the body is larger than {limit} bytes"
         )
         declared = headers.get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_body_bytes:
+        if declared.isdigit() and int(declared) > limit:
             await self._refuse(too_large, scope, receive, send)
             return
         chunks: list[bytes] = []
@@ -49,7 +54,7 @@ class BodyLimits:
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             more = message.get("more_body", False)
-            if size > self.max_body_bytes:
+            if size > limit:
                 await self._refuse(too_large, scope, receive, send)
                 return
         body = b"".join(chunks)

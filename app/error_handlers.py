@@ -1,7 +1,8 @@
 """Render every error as {"error", "detail"}: domain, validation, unknown routes, crashes.
 
-A validation error becomes one sentence per field; anything unexpected becomes a generic
-500 whose traceback goes to the log, never to the client.
+A validation error becomes one sentence per field, naming the item when the field is one of
+an item in a list (POST /items: "items.3.title (item 'v9'): ..."); anything unexpected becomes
+a generic 500 whose traceback goes to the log, never to the client.
 """
 
 import logging
@@ -10,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from app.errors import NextswipeError
 
@@ -24,10 +26,28 @@ def error_response(
     return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
 
 
-def _field_sentence(error: dict[str, object]) -> str:
-    location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query")]  # type: ignore[attr-defined]
-    field = ".".join(location) or "the request body"
-    return f"{field}: {error.get('msg', 'is invalid')}"
+def _field_sentence(error: dict[str, object], body: object) -> str:
+    parts = [part for part in error.get("loc", ()) if part not in ("body", "query")]  # type: ignore[attr-defined]
+    field = ".".join(str(part) for part in parts) or "the request body"
+    item_id = _item_at(body, parts) if error.get("loc", ("",))[0] == "body" else None  # type: ignore[index]
+    named = f" (item {item_id!r})" if item_id is not None else ""
+    return f"{field}{named}: {error.get('msg', 'is invalid')}"
+
+
+def _item_at(body: object, parts: list[object]) -> str | None:
+    """The item_id of the innermost list element on the way to the field, if it has one."""
+    item_id = None
+    for part in parts:
+        if isinstance(body, list) and isinstance(part, int) and 0 <= part < len(body):
+            body = body[part]
+            named = body.get("item_id") if isinstance(body, dict) else None
+            if isinstance(named, str) and len(named) <= 128:  # a longer one is the error itself
+                item_id = named
+        elif isinstance(body, dict) and isinstance(part, str) and part in body:
+            body = body[part]
+        else:
+            break
+    return item_id
 
 
 async def _on_domain_error(_: Request, exc: Exception) -> JSONResponse:
@@ -37,11 +57,11 @@ async def _on_domain_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    sentences = [_field_sentence(error) for error in exc.errors()]
+    sentences = [_field_sentence(error, exc.body) for error in exc.errors()]
     return error_response(422, "invalid_request", "; ".join(sentences) or "invalid request")
 
 
-async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 400:
         # Domain code never raises HTTPException, so a 400 is FastAPI failing to parse a JSON
@@ -50,7 +70,20 @@ async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
         detail = "the body could not be parsed as JSON (is it UTF-8, and not nested too deeply?)"
         return error_response(422, "invalid_request", detail)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
-    return error_response(exc.status_code, code, str(exc.detail), dict(exc.headers or {}) or None)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Starlette names the methods of the first route at the path; a path served by one
+        # route per method (GET and DELETE /items/{item_id}) allows all of theirs
+        headers["Allow"] = ", ".join(sorted(_methods_at(request)))
+    return error_response(exc.status_code, code, str(exc.detail), headers or None)
+
+
+def _methods_at(request: Request) -> set[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if route.matches(request.scope)[0] is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return methods
 
 
 async def _on_crash(request: Request, exc: Exception) -> JSONResponse:

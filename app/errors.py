@@ -7,7 +7,8 @@
     │   ├── InvalidCursor            400 invalid_cursor
     │   ├── PayloadTooLarge          413 payload_too_large
     │   ├── UnsupportedMediaType     415 unsupported_media_type
-    │   └── Unauthorized             401 unauthorized
+    │   ├── Unauthorized             401 unauthorized
+    │   └── AdminDisabled            403 admin_disabled (no admin token configured)
     └── Unavailable                  503: try again later (Retry-After)
         ├── StateStoreUnavailable    503 state_store_unavailable
         └── SessionBusy              503 session_busy (too many concurrent writers)
@@ -72,6 +73,13 @@ class Unauthorized(BadInput):
     status_code = 401
     code = "unauthorized"
     headers = {"WWW-Authenticate": "Bearer"}
+
+
+class AdminDisabled(BadInput):
+    """The catalogue cannot be changed: no admin token is configured (NEXTSWIPE_ADMIN_TOKEN)."""
+
+    status_code = 403
+    code = "admin_disabled"
 
 
 class Unavailable(NextswipeError):

@@ -3,7 +3,9 @@
 The State is what every request sees as `request.state` (nothing lives on `app.state`).
 A bundle that disagrees with its manifest stops the startup with BundleMismatch. Redis
 being down at startup does not: /readyz says so, and requests answer 503 until it is back.
-While the app runs, a BundleWatcher swaps in new bundle versions (watcher.py).
+The catalogue log is replayed before the first request (catalogue/follower.py), so that
+uploads serve and takedowns stay down across restarts. While the app runs, a BundleWatcher
+swaps in new bundle versions (watcher.py) and a CatalogueFollower applies new log entries.
 """
 
 import asyncio
@@ -15,6 +17,14 @@ import numpy as np
 from fastapi import FastAPI
 
 from app.bandit.bundle_arms import BundleArms
+from app.bandit.new_item_stats import NewItemStats
+from app.bandit.new_item_tier import NewItemTier
+from app.catalogue.encoding import TitleEncoding
+from app.catalogue.follower import CatalogueFollower
+from app.catalogue.local_log import LocalCatalogueLog
+from app.catalogue.log import CatalogueLog, RedisCatalogueLog
+from app.catalogue.snapshot import Catalogue
+from app.errors import StateStoreUnavailable
 from app.model import ServingModel
 from app.redis_client import RedisClient, create_redis
 from app.serving import ServingSlot
@@ -30,8 +40,12 @@ from app.watcher import BundleWatcher, load_bundle
 
 class State(TypedDict):
     settings: Settings
-    serving: ServingSlot  # read `.current` once per request: the bundle and its bandit arms
+    # read `.current` once per request: the bundle, its bandit arms and its catalogue
+    serving: ServingSlot
     store: SessionStore
+    catalogue: CatalogueFollower  # the catalogue log: written through it, followed by it
+    tier: NewItemTier
+    encoding: TitleEncoding
     signer: CursorSigner
     caps: Caps
     rng: np.random.Generator
@@ -57,8 +71,10 @@ def lifespan_for(settings: Settings, rng: np.random.Generator | None = None) -> 
         model = load_bundle(settings, settings.bundle_dir)
         client: RedisClient | None = None
         store: SessionStore
+        log: CatalogueLog
         if settings.redis_url is None:
             store = MemorySessionStore(settings.session_ttl_s)
+            log = await asyncio.to_thread(LocalCatalogueLog.open, settings.catalogue_path)
         else:
             client = create_redis(
                 settings.redis_url,
@@ -77,6 +93,7 @@ def lifespan_for(settings: Settings, rng: np.random.Generator | None = None) -> 
                     min(settings.recent_idle_s, settings.session_ttl_s / 2),
                 ),
             )
+            log = RedisCatalogueLog(client, settings.key_prefix)
 
         def arms_for(bundle: ServingModel) -> Awaitable[BundleArms]:
             """Arms are one bundle's clusters: each bundle counts under its own version."""
@@ -84,28 +101,46 @@ def lifespan_for(settings: Settings, rng: np.random.Generator | None = None) -> 
                 bundle.version, bundle.n_arms, client, settings.key_prefix, settings.bandit_sync_s
             )
 
-        slot = await ServingSlot.open(model, arms_for)
+        bundle_only = Catalogue.of_bundle(model.version, model.vocab, model.manifest.hidden_size)
+        slot = await ServingSlot.open(model, bundle_only, arms_for)
         telemetry = Telemetry()
         telemetry.serving(model.version)
-        watch: asyncio.Task[None] | None = None
+        stats = NewItemStats(client, settings.key_prefix, settings.new_item_impressions)
+        follower = CatalogueFollower(log, slot, stats, telemetry)
+        with suppress(StateStoreUnavailable):  # not ready (503) until the follower reads it
+            await follower.catch_up()
+        with suppress(StateStoreUnavailable):
+            await stats.sync()
+        tasks = [asyncio.create_task(follower.run(settings.catalogue_poll_s))]
+        if client is not None:
+            tasks.append(asyncio.create_task(stats.run(settings.bandit_sync_s)))
         if settings.bundle_poll_s > 0:
-            watch = asyncio.create_task(BundleWatcher(settings, slot, telemetry).run())
+            watcher = BundleWatcher(settings, slot, follower, telemetry)
+            tasks.append(asyncio.create_task(watcher.run()))
+        encoding = TitleEncoding()
         try:
             yield State(
                 settings=settings,
                 serving=slot,
                 store=store,
+                catalogue=follower,
+                tier=NewItemTier(stats, settings.new_item_share, settings.new_item_impressions),
+                encoding=encoding,
                 signer=CursorSigner(settings.cursor_secret),
                 caps=caps_of(settings),
                 rng=rng or np.random.default_rng(),
                 telemetry=telemetry,
             )
         finally:
-            if watch is not None:
-                watch.cancel()
+            encoding.close()
+            for task in tasks:
+                task.cancel()
                 with suppress(asyncio.CancelledError):
-                    await watch
+                    await task
+            with suppress(StateStoreUnavailable):
+                await stats.sync()  # the last new-item counts, if Redis is there
             await slot.close()  # the last bandit counts, if Redis is there
+            await log.close()
             await store.close()
             if client is not None:
                 await client.aclose()

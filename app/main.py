@@ -12,7 +12,7 @@ from app.error_handlers import install_error_handlers
 from app.lifespan import lifespan_for
 from app.logs import RequestLog, configure_logging
 from app.overload import LoadShedding
-from app.routes import feed, health, swipe
+from app.routes import feed, health, items, swipe
 from app.settings import Settings
 
 
@@ -21,16 +21,21 @@ def create_app(settings: Settings | None = None, rng: np.random.Generator | None
     configure_logging(settings.log_level)
     app = FastAPI(
         title="nextswipe",
-        summary="Session-based next-swipe recommendations: POST /swipe, GET /feed.",
+        summary="Session-based next-swipe recommendations: POST /swipe, GET /feed, /items.",
         version="0.1.0",
         lifespan=lifespan_for(settings, rng),
         debug=False,
     )
     install_error_handlers(app)
-    app.add_middleware(BodyLimits, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimits,
+        max_body_bytes=settings.max_body_bytes,
+        larger={"/items": settings.items_max_body_bytes},
+    )
     app.add_middleware(LoadShedding, max_in_flight=settings.max_in_flight)
     app.add_middleware(RequestLog)  # added last, so outermost: it also times BodyLimits' answers
     app.include_router(swipe.router)
     app.include_router(feed.router)
+    app.include_router(items.router)
     app.include_router(health.router)
     return app

@@ -1,4 +1,4 @@
-"""Wire models of the HTTP contract (../shared/docs/API.md): SwipeIn, SwipeOut, FeedOut, FeedItem.
+"""Wire models of the HTTP contract (../shared/docs/API.md): swipes, feeds, catalogue items.
 
 Unknown fields are rejected so that a misspelt field is never silently ignored, and
 non-finite numbers are refused before anything is stored.
@@ -68,6 +68,56 @@ class FeedOut(BaseModel):
     next_cursor: str
     model_version: str
     degraded: bool = False
+
+
+MAX_UPLOAD_ITEMS = 1000
+Title = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+
+
+class ItemIn(BaseModel):
+    """One item of an upload: its id and its text, from which its content embedding comes."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+    item_id: ItemId
+    title: Title = Field(description="the item's text (caption, hashtags)")
+    duration_ms: Annotated[int, Field(gt=0, le=86_400_000), WholeNumber] | None = None
+    # 2**53 - 1: where JSON numbers stop being exact integers (and year 285,000 in ms)
+    created_ms: Annotated[int, Field(ge=0, le=2**53 - 1), WholeNumber] | None = Field(
+        default=None, description="informational"
+    )
+
+
+class ItemsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    items: Annotated[list[ItemIn], Field(min_length=1, max_length=MAX_UPLOAD_ITEMS)]
+
+
+class ItemStatus(BaseModel):
+    item_id: str
+    status: Literal["added", "updated", "unchanged", "known"]
+
+
+class ItemsOut(BaseModel):
+    items: list[ItemStatus]
+    catalogue_version: int = Field(description="the catalogue log's position after this write")
+
+
+class TakedownOut(BaseModel):
+    item_id: str
+    status: Literal["removed"]
+    catalogue_version: int = Field(description="the catalogue log's position after this write")
+
+
+class ItemOut(BaseModel):
+    item_id: str
+    source: Literal["bundle", "upload"]
+    status: Literal["active", "removed"]
+    impressions: int | None = Field(
+        description="an upload's impressions on every replica, as of the last sync; "
+        "null for a bundle item (counted per cluster, not per item)"
+    )
 
 
 class ErrorOut(BaseModel):

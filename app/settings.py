@@ -40,7 +40,16 @@ class Settings:
     bandit_sync_s: float = 1.0  # how often a replica exchanges bandit counts with Redis
     cursor_secret: str = "nextswipe-dev-secret"  # HMAC key of cursors; set it in production
     auth_token: str | None = None  # bearer token for /swipe and /feed; None behind a gateway
+    # bearer token of POST/DELETE /items; None: the catalogue cannot be changed (403)
+    admin_token: str | None = None
+    catalogue_poll_s: float = 0.1  # how often a replica reads new catalogue log entries
+    # the embedded store's catalogue log file (uploads and takedowns survive a restart);
+    # None: in memory only. Unused with Redis, which holds the log.
+    catalogue_path: Path | None = None
+    new_item_share: float = 0.5  # share of the exploration slots for the new-item tier
+    new_item_impressions: int = 100  # an upload leaves the tier at this many impressions
     max_body_bytes: int = 16_384
+    items_max_body_bytes: int = 4_194_304  # POST /items: 1,000 items of 2,000 ASCII chars fit
     max_in_flight: int = 256  # requests one process works on at once; more get 503 overloaded
     ort_intra_op_threads: int = 1
     faiss_omp_threads: int = 1
@@ -56,8 +65,17 @@ class Settings:
             raise ValueError("recent_sessions must be >= 0 and recent_idle_s positive")
         if self.bundle_poll_s < 0.0 or self.swap_replay_items < 0:
             raise ValueError("bundle_poll_s and swap_replay_items must be >= 0")
-        if self.bandit_sync_s <= 0.0:
-            raise ValueError("bandit_sync_s must be positive")
+        if self.bandit_sync_s <= 0.0 or self.catalogue_poll_s <= 0.0:
+            raise ValueError("bandit_sync_s and catalogue_poll_s must be positive")
+        if not 0.0 <= self.new_item_share <= 1.0:
+            raise ValueError("new_item_share must be in [0, 1]")
+        if self.admin_token is not None and self.admin_token == self.auth_token:
+            raise ValueError(
+                "admin_token must differ from auth_token: a client token must never be able "
+                "to change the catalogue (NEXTSWIPE_ADMIN_TOKEN, NEXTSWIPE_AUTH_TOKEN)"
+            )
+        if self.items_max_body_bytes < self.max_body_bytes:
+            raise ValueError("items_max_body_bytes must be at least max_body_bytes")
         for name in (
             "max_seen",
             "max_served",
@@ -65,6 +83,7 @@ class Settings:
             "max_event_ids",
             "update_retries",
             "max_in_flight",
+            "new_item_impressions",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
@@ -92,6 +111,8 @@ class Settings:
         )
         redis_url: str | None = env("REDIS_URL", default=None) or None
         auth_token: str | None = env("AUTH_TOKEN", default=None) or None
+        admin_token: str | None = env("ADMIN_TOKEN", default=None) or None
+        catalogue_path: str | None = env("CATALOGUE_PATH", default=None) or None
         return cls(
             bundle_dir=Path(env("BUNDLE", default=str(defaults.bundle_dir))),
             bundle_poll_s=env("BUNDLE_POLL_S", cast=float, default=defaults.bundle_poll_s),
@@ -121,6 +142,16 @@ class Settings:
             cursor_secret=env("CURSOR_SECRET", default=defaults.cursor_secret),
             max_in_flight=env("MAX_IN_FLIGHT", cast=int, default=defaults.max_in_flight),
             auth_token=auth_token,
+            admin_token=admin_token,
+            catalogue_poll_s=env("CATALOGUE_POLL_S", cast=float, default=defaults.catalogue_poll_s),
+            catalogue_path=Path(catalogue_path) if catalogue_path else None,
+            new_item_share=env("NEW_ITEM_SHARE", cast=float, default=defaults.new_item_share),
+            new_item_impressions=env(
+                "NEW_ITEM_IMPRESSIONS", cast=int, default=defaults.new_item_impressions
+            ),
+            items_max_body_bytes=env(
+                "ITEMS_MAX_BODY_BYTES", cast=int, default=defaults.items_max_body_bytes
+            ),
             ort_intra_op_threads=env(
                 "ORT_INTRA_OP_THREADS", cast=int, default=defaults.ort_intra_op_threads
             ),

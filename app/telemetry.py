@@ -2,19 +2,21 @@
 
 Each app gets its own registry (no import-time global), so tests can build many apps.
 `stage()` times one stage of a request path: state read, GRU step, state write, search,
-filtering, exploration.
+filtering, exploration. The catalogue's gauges are set by its follower after each apply.
 """
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, Info, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
 
 # 50 us .. 1 s: the hot path lives in the sub-millisecond buckets
 _BUCKETS_S = (5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 1.0)
 MIGRATIONS = ("carried", "reset")  # the outcomes of session/migrate.py
-ROUTES = frozenset({"/swipe", "/feed", "/healthz", "/readyz", "/metrics"})
+UPLOAD_STATUSES = ("added", "updated", "unchanged", "known")  # of POST /items
+ROUTES = frozenset({"/swipe", "/feed", "/items", "/healthz", "/readyz", "/metrics"})
+ITEM_ROUTE = "/items/{item_id}"  # every /items/<id> counts under one label
 
 
 class Telemetry:
@@ -70,6 +72,51 @@ class Telemetry:
         )
         self.sessions_migrated = {outcome: migrated.labels(outcome) for outcome in MIGRATIONS}
         self._model = Info("nextswipe_model", "The bundle being served", registry=self.registry)
+        self.catalogue_items = Gauge(
+            "nextswipe_catalogue_items",
+            "Items of the served catalogue by source (bundle, upload) and status (active, removed)",
+            ["source", "status"],
+            registry=self.registry,
+        )
+        self.catalogue_position = Gauge(
+            "nextswipe_catalogue_position",
+            "Catalogue log entries this replica has applied",
+            registry=self.registry,
+        )
+        self._last_entry_logged_ms: int | None = None
+        Gauge(
+            "nextswipe_catalogue_entry_age_seconds",
+            "Seconds since the last catalogue entry this replica applied was written (NaN: none)",
+            registry=self.registry,
+        ).set_function(self._entry_age_s)
+        uploads = Counter(
+            "nextswipe_catalogue_uploads_total",
+            "Items of POST /items answered by this replica, by status",
+            ["status"],
+            registry=self.registry,
+        )
+        self.uploads = {status: uploads.labels(status) for status in UPLOAD_STATUSES}
+        self.takedowns = counter(
+            "nextswipe_catalogue_takedowns_total", "DELETE /items answered by this replica"
+        )
+        self.new_item_impressions = counter(
+            "nextswipe_new_item_impressions_total",
+            "Uploads served on new pages (model or new-item tier): the tier's impressions",
+        )
+
+    def catalogue_applied(
+        self, sizes: Mapping[tuple[str, str], int], position: int, last_logged_ms: int | None
+    ) -> None:
+        """The catalogue a follower just published: its sizes and how far in the log it is."""
+        for (source, status), size in sizes.items():
+            self.catalogue_items.labels(source, status).set(size)
+        self.catalogue_position.set(position)
+        self._last_entry_logged_ms = last_logged_ms
+
+    def _entry_age_s(self) -> float:
+        if self._last_entry_logged_ms is None:
+            return float("nan")
+        return time.time() - self._last_entry_logged_ms / 1000
 
     def serving(self, version: str) -> None:
         """Expose the served bundle's version (nextswipe_model_info{version=...} 1)."""
@@ -95,7 +142,7 @@ class Telemetry:
     def count_response(self, path: str, status: int) -> None:
         """One response; paths outside the API count as "other", so that a scan of random
         URLs cannot grow the label set without bound."""
-        route = path if path in ROUTES else "other"
+        route = path if path in ROUTES else ITEM_ROUTE if path.startswith("/items/") else "other"
         self.responses.labels(route, str(status)).inc()
 
     def _labelled(self, histogram: Histogram, label: str) -> Histogram:

@@ -4,8 +4,9 @@ Every `bundle_poll_s` it looks at the manifest behind `bundle_dir`, resolving th
 time, so that both ways of rolling out work: a directory renamed into place, and a symlink
 re-pointed at another directory. A manifest that changed and names another version is
 loaded off the event loop (a big bundle takes seconds; requests must not wait for it),
-verified as at startup, and swapped in. A bundle that fails to load is logged and counted,
-the old one keeps serving, and it is tried again only once its manifest changes again.
+verified as at startup, and swapped in by the catalogue follower, which re-applies the
+catalogue log to it. A bundle that fails to load is logged and counted, the old one keeps
+serving, and it is tried again only once its manifest changes again.
 """
 
 import asyncio
@@ -14,14 +15,11 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
-import numpy.typing as npt
-
 from app.bundle import MANIFEST_FILE, BundleMismatch, Manifest
-from app.gru.vocab import ItemVocab
+from app.cancellation import raise_if_cancelled
+from app.catalogue.follower import CatalogueFollower
 from app.model import ServingModel, load_model
 from app.serving import ServingSlot
-from app.session.migrate import map_rows
 from app.settings import Settings
 from app.telemetry import Telemetry
 
@@ -43,11 +41,18 @@ def load_bundle(settings: Settings, bundle_dir: Path) -> ServingModel:
 
 
 class BundleWatcher:
-    __slots__ = ("_looked_at", "_settings", "_slot", "_telemetry")
+    __slots__ = ("_follower", "_looked_at", "_settings", "_slot", "_telemetry")
 
-    def __init__(self, settings: Settings, slot: ServingSlot, telemetry: Telemetry) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        slot: ServingSlot,
+        follower: CatalogueFollower,
+        telemetry: Telemetry,
+    ) -> None:
         self._settings = settings
         self._slot = slot
+        self._follower = follower
         self._telemetry = telemetry
         self._looked_at: ManifestId | None = None  # the manifest the last poll acted on
 
@@ -57,7 +62,9 @@ class BundleWatcher:
             await asyncio.sleep(self._settings.bundle_poll_s)
             try:
                 await self.poll()
+                raise_if_cancelled()  # absorbed by redis-py? (cancellation.py)
             except Exception:  # a bug here must not end hot swapping for good
+                raise_if_cancelled()
                 logger.exception("watching %s failed", self._settings.bundle_dir)
 
     async def poll(self) -> None:
@@ -78,14 +85,14 @@ class BundleWatcher:
             return
         started = time.perf_counter()
         try:
-            model, rows = await asyncio.to_thread(self._load, directory, current.vocab)
+            model = await asyncio.to_thread(load_bundle, self._settings, directory)
         except Exception as error:  # whatever a bad bundle raises, the old one keeps serving
             self._refuse(found, version, error)
             return
         if _manifest_id(self._settings.bundle_dir) != found:
             return  # replaced while it loaded: the next poll takes the newer one
         self._looked_at = found
-        await self._slot.swap(model, rows)
+        await self._follower.swap(model)
         self._telemetry.model_swaps.inc()
         self._telemetry.serving(model.version)
         seconds = time.perf_counter() - started
@@ -97,13 +104,6 @@ class BundleWatcher:
             current.version,
             extra={"version": model.version, "replaced": current.version, "load_s": seconds},
         )
-
-    def _load(
-        self, directory: Path, old_vocab: ItemVocab
-    ) -> tuple[ServingModel, npt.NDArray[np.int64]]:
-        """In a worker thread: the new model, and where the old item rows are in it."""
-        model = load_bundle(self._settings, directory)
-        return model, map_rows(old_vocab, model.vocab)
 
     def _refuse(self, found: ManifestId, version: str, error: Exception) -> None:
         self._looked_at = found  # not again until the manifest changes

@@ -17,12 +17,16 @@ import statistics
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from pydantic import TypeAdapter
 
+from app.bandit.new_item_stats import NewItemStats
+from app.bandit.new_item_tier import NewItemTier
 from app.bandit.rewards import RedisArmStats
+from app.catalogue.snapshot import Catalogue
 from app.engagement import DEFAULT_WEIGHTS, EngagementEvent, engagement_weight
 from app.flows.build_feed import FeedResult, build_feed
 from app.flows.record_swipe import SwipeResult, record_swipe
@@ -105,7 +109,13 @@ async def run_sessions(
     recent = RecentStates(defaults.recent_sessions, defaults.recent_idle_s)
     store = RedisSessionStore(client, "bench", 1800.0, 20, recent)
     arms = RedisArmStats(client, f"bench:{model.version}", model.n_arms)
-    serving = Serving(model, arms)
+    catalogue = Catalogue.of_bundle(model.version, model.vocab, model.manifest.hidden_size)
+    serving = Serving(model, arms, replace(catalogue, position=0))  # no uploads
+    tier = NewItemTier(
+        NewItemStats(None, "bench", defaults.new_item_impressions),
+        defaults.new_item_share,
+        defaults.new_item_impressions,
+    )
     signer = CursorSigner("bench-secret-bench-secret-bench!")
     caps = Caps()
     rng = np.random.default_rng(seed)
@@ -128,6 +138,7 @@ async def run_sessions(
                     caps=caps,
                     replay_items=defaults.swap_replay_items,
                     explore_share=0.2,
+                    tier=tier,
                     rng=rng,
                     telemetry=telemetry,
                 )
@@ -151,6 +162,7 @@ async def run_sessions(
                         caps=caps,
                         replay_items=defaults.swap_replay_items,
                         weights=DEFAULT_WEIGHTS,
+                        tier=tier,
                         telemetry=telemetry,
                     )
                     with telemetry.stage("serialisation (swipe)"):

@@ -14,6 +14,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from app.cancellation import raise_if_cancelled
 from app.errors import StateStoreUnavailable
 from app.redis_client import REDIS_ERRORS, RedisClient, forget_stale_connections
 
@@ -147,7 +148,9 @@ class RedisArmStats:
             await asyncio.sleep(interval_s)
             try:
                 await self.sync()
+                raise_if_cancelled()  # absorbed by redis-py? (cancellation.py)
             except StateStoreUnavailable as error:
+                raise_if_cancelled()
                 if not failing:
                     logger.warning(
                         "bandit sync failed, counting locally until Redis is back: %s", error

@@ -1,7 +1,10 @@
 """The feed path: cursor -> state -> (stored page?) -> search -> drop seen/served -> explore.
 
-The hidden state is the FAISS query (no ONNX on this path). A cursor of a stored page
-replays it exactly; a request without one, or with a next_cursor not yet used, builds a
+The hidden state is the query of the bundle's FAISS index and of the uploads' side index,
+merged by score (no ONNX on this path). Seen, served and taken-down items are dropped. The
+exploration slots go first to the new-item tier (uploads still short of their impressions),
+then to the bandit's cluster arms. A cursor of a stored page replays it exactly, less any
+item taken down since; a request without one, or with a next_cursor not yet used, builds a
 new page from the current state. A session with no swipes gets a cold-start page. When the
 session store is unreachable the feed still answers: a cold-start page (popularity plus
 exploration) that is stored nowhere and marked degraded. A state of a bundle swapped out
@@ -9,15 +12,16 @@ since is carried over to the serving one first, in the same update (session/migr
 """
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from app.bandit.new_item_tier import NEW_ITEM_ARM, NewItemTier
 from app.bandit.rewards import Posteriors
 from app.bandit.slots import explore_positions, merge
 from app.errors import StateStoreUnavailable
-from app.model import ServingModel
 from app.retrieval.filters import drop_excluded, fetch_size
+from app.retrieval.merge import merge_by_score
 from app.serving import Serving
 from app.session.cursor import CursorSigner
 from app.session.migrate import Migration, migrate
@@ -39,30 +43,41 @@ def compose_page(
     state: SessionState,
     number: int,
     count: int,
-    model: ServingModel,
+    serving: Serving,
     posteriors: Posteriors,
     explore_share: float,
+    tier: NewItemTier,
     rng: np.random.Generator,
     telemetry: Telemetry,
 ) -> tuple[Page, dict[int, int]]:
-    """A new page for the state: model items around exploration slots; explored item -> arm."""
+    """A new page for the state: model items around exploration slots; explored item -> arm
+    (NEW_ITEM_ARM for the new-item tier's)."""
+    model, catalogue = serving.model, serving.catalogue
     excluded = state.excluded()
-    k = fetch_size(count, len(excluded), model.manifest.n_items)
+    excluded |= catalogue.removed
+    k = fetch_size(count, len(excluded), len(catalogue))
     with telemetry.stage("search"):
         if state.hidden is None:  # cold start: the most popular items
             rows = model.retriever.popular(k)
             scores = model.popularity_share[rows]
         else:
             scores, rows = model.retriever.search(state.hidden, k)
+            if len(catalogue.uploads):
+                found = catalogue.uploads.search(state.hidden, k)
+                scores, rows = merge_by_score((scores, rows), found, k)
     with telemetry.stage("filtering"):
         rows, scores = drop_excluded(rows, scores, excluded, count)
     with telemetry.stage("exploration"):
         positions = explore_positions(count, explore_share)
-        avoid = model.policy.dominant_arms(rows)
         taken = excluded.union(rows.tolist())
-        chosen = model.policy.choose(len(positions), posteriors, avoid, taken, rng)
+        fresh = tier.choose(tier.slots(len(positions)), catalogue, taken, rng)
+        taken.update(row for row, _ in fresh)
+        avoid = model.policy.dominant_arms(rows[rows < catalogue.n_bundle])
+        chosen = model.policy.choose(len(positions) - len(fresh), posteriors, avoid, taken, rng)
         alpha, beta = posteriors
-        explored = [(row, float(alpha[arm] / (alpha[arm] + beta[arm]))) for row, arm in chosen]
+        explored = fresh + [
+            (row, float(alpha[arm] / (alpha[arm] + beta[arm]))) for row, arm in chosen
+        ]
         ranked = list(zip(rows.tolist(), scores.tolist(), strict=True))
         merged = merge(ranked, explored, positions, count)
     page = Page(
@@ -73,27 +88,47 @@ def compose_page(
         explore=tuple(flag for _, _, flag in merged),
         model_version=model.version,
     )
-    return page, {row: arm for row, arm in chosen if row in page.items}
+    arms = {row: NEW_ITEM_ARM for row, _ in fresh} | dict(chosen)
+    return page, {
+        row: arms[row] for row, flag in zip(page.items, page.explore, strict=True) if flag
+    }
+
+
+def without_removed(page: Page, removed: frozenset[int]) -> Page:
+    """A stored page less the items taken down since it was first served."""
+    if removed.isdisjoint(page.items):
+        return page
+    kept = [position for position, row in enumerate(page.items) if row not in removed]
+    return replace(
+        page,
+        items=tuple(page.items[position] for position in kept),
+        scores=tuple(page.scores[position] for position in kept),
+        explore=tuple(page.explore[position] for position in kept),
+    )
 
 
 def degraded_page(
     session_id: str,
     number: int,
     count: int,
-    model: ServingModel,
+    serving: Serving,
     posteriors: Posteriors,
     explore_share: float,
+    tier: NewItemTier,
     rng: np.random.Generator,
     signer: CursorSigner,
     telemetry: Telemetry,
 ) -> FeedResult:
     """The page of a session whose state cannot be read: what a new session would get.
 
-    Nothing is excluded (the seen items are in the unreachable store) and nothing is kept,
-    so its explore slots earn no rewards; its cursors work again once the store is back.
+    Nothing is excluded but taken-down items (the seen items are in the unreachable store) and
+    nothing is kept, so its explore slots earn no rewards and count no impressions; its
+    cursors work again once the store is back.
     """
-    fresh = SessionState(model_version=model.version)
-    page, _ = compose_page(fresh, number, count, model, posteriors, explore_share, rng, telemetry)
+    fresh = SessionState(model_version=serving.model.version)
+    page, _ = compose_page(
+        fresh, number, count, serving, posteriors, explore_share, tier, rng, telemetry
+    )
     telemetry.degraded_pages.inc()
     return FeedResult(
         page=page,
@@ -115,10 +150,12 @@ async def build_feed(
     caps: Caps,
     replay_items: int,
     explore_share: float,
+    tier: NewItemTier,
     rng: np.random.Generator,
     telemetry: Telemetry,
 ) -> FeedResult:
-    model, arms = serving.model, serving.arms
+    model, arms, catalogue = serving.model, serving.arms, serving.catalogue
+    catalogue.require_read()
     wanted = signer.verify(cursor, session_id) if cursor is not None else None
     posteriors = arms.posteriors()
     started = time.perf_counter()
@@ -135,7 +172,7 @@ async def build_feed(
             return current, (current.pages[wanted], True, migration)  # a retry: the same page
         number = wanted if wanted == current.next_page else current.next_page
         page, explored_arms = compose_page(
-            current, number, count, model, posteriors, explore_share, rng, telemetry
+            current, number, count, serving, posteriors, explore_share, tier, rng, telemetry
         )
         current.add_page(page, explored_arms, caps)
         applied_at = time.perf_counter()
@@ -145,19 +182,31 @@ async def build_feed(
         page, replayed, migration = await store.update(session_id, apply)
     except StateStoreUnavailable:
         return degraded_page(
-            session_id, wanted or 0, count, model, posteriors, explore_share, rng, signer, telemetry
+            session_id,
+            wanted or 0,
+            count,
+            serving,
+            posteriors,
+            explore_share,
+            tier,
+            rng,
+            signer,
+            telemetry,
         )
     telemetry.observe("state_write", time.perf_counter() - applied_at)
     if migration is not None:
         telemetry.sessions_migrated[migration].inc()
     if replayed:
         telemetry.page_replays.inc()
+        page = without_removed(page, catalogue.removed)
     else:
         telemetry.pages.inc()
         explored = [row for row, flag in zip(page.items, page.explore, strict=True) if flag]
-        if explored:
-            arms.record_impressions([int(model.clusters[row]) for row in explored])
-            telemetry.explore_impressions.inc(len(explored))
+        by_arms = [int(model.clusters[row]) for row in explored if row < catalogue.n_bundle]
+        if by_arms:
+            arms.record_impressions(by_arms)
+        telemetry.explore_impressions.inc(len(explored))
+        telemetry.new_item_impressions.inc(tier.record_impressions(catalogue, page.items))
     return FeedResult(
         page=page,
         cursor=signer.issue(session_id, page.number),

@@ -1,6 +1,8 @@
 """The swipe path: event -> weight -> read state -> GRU step -> write state -> credit arm.
 
-Everything is validated before the first write: an unknown item changes nothing stored.
+Everything is validated before the first write: an item the catalogue does not hold, or has
+taken down, changes nothing stored. A bundle item is stepped on by its row, an upload by its
+projected embedding (catalogue/snapshot.py).
 The read-step-write is one atomic store update, so two swipes of one session never
 overwrite each other, and a retried event id is applied at most once. A state of a bundle
 swapped out since is carried over to the serving one first, in the same update.
@@ -9,6 +11,7 @@ swapped out since is carried over to the serving one first, in the same update.
 import time
 from dataclasses import dataclass
 
+from app.bandit.new_item_tier import NEW_ITEM_ARM, NewItemTier
 from app.engagement import EngagementEvent, EngagementWeights, engagement_weight
 from app.errors import UnknownItem
 from app.serving import Serving
@@ -25,7 +28,8 @@ class SwipeResult:
     new_session: bool
     duplicate: bool
     model_version: str
-    explored_arm: int | None = None  # the bandit arm credited, when the item was explored
+    # the bandit arm credited, when the item was explored (NEW_ITEM_ARM: by the new-item tier)
+    explored_arm: int | None = None
     migration: Migration | None = None  # the state came from a swapped-out bundle
 
 
@@ -40,10 +44,12 @@ async def record_swipe(
     caps: Caps,
     replay_items: int,
     weights: EngagementWeights,
+    tier: NewItemTier,
     telemetry: Telemetry,
 ) -> SwipeResult:
-    model, arms = serving.model, serving.arms
-    item_row = model.vocab.row(item_id)
+    model, arms, catalogue = serving.model, serving.arms, serving.catalogue
+    catalogue.require_read()
+    item_row = catalogue.servable_row(item_id)
     if item_row is None:
         raise UnknownItem(f"item {item_id!r} is not in the catalogue of model {model.version}")
     weight = engagement_weight(engagement, weights)
@@ -61,7 +67,7 @@ async def record_swipe(
                 seq, weight, False, True, model.version, migration=migration
             )
         with telemetry.stage("gru_step"):
-            hidden = model.step.step(current.hidden, item_row, weight)
+            hidden = catalogue.step_on(model.step, current.hidden, item_row, weight)
         arm = current.apply_swipe(item_row, weight, hidden, event_id, model.version, caps)
         applied_at = time.perf_counter()
         return current, SwipeResult(
@@ -79,7 +85,10 @@ async def record_swipe(
     telemetry.new_sessions.inc(result.new_session)
     telemetry.skips.inc(weight <= weights.skip_weight)
     telemetry.completions.inc(weight >= 1.0)
-    if result.explored_arm is not None:
+    if result.explored_arm == NEW_ITEM_ARM:
+        tier.record_reward(catalogue, item_row, weight)
+        telemetry.explore_rewards.inc(weight)
+    elif result.explored_arm is not None:
         arms.record_reward(result.explored_arm, weight)
         telemetry.explore_rewards.inc(weight)
     return result

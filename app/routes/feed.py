@@ -1,4 +1,8 @@
-"""GET /feed: the next page of a session's feed -> flows.build_feed -> FeedOut."""
+"""GET /feed: the next page of a session's feed -> flows.build_feed -> FeedOut.
+
+Item ids come from the catalogue the page was built on; a replayed page that another replica
+built, further on in the catalogue log, waits for this replica to catch up instead.
+"""
 
 import time
 from typing import Annotated
@@ -7,7 +11,7 @@ import numpy as np
 from fastapi import APIRouter, Depends, Query
 
 from app.deps import StateDep, require_token
-from app.errors import InvalidRequest
+from app.errors import InvalidRequest, StateStoreUnavailable
 from app.flows.build_feed import build_feed
 from app.schemas import SESSION_ID_PATTERN, ErrorOut, FeedItem, FeedOut
 
@@ -40,10 +44,18 @@ async def get_feed(
         caps=state["caps"],
         replay_items=settings.swap_replay_items,
         explore_share=settings.explore_share,
+        tier=state["tier"],
         rng=state["rng"],
         telemetry=telemetry,
     )
-    ids = serving.model.vocab.ids_of(np.asarray(result.page.items, dtype=np.int64))
+    rows = np.asarray(result.page.items, dtype=np.int64)
+    catalogue = serving.catalogue
+    if rows.size and rows.max() >= len(catalogue):
+        await state["catalogue"].catch_up()
+        catalogue = state["serving"].current.catalogue
+        if catalogue.model_version != result.page.model_version or rows.max() >= len(catalogue):
+            raise StateStoreUnavailable("The page holds items this replica does not know yet.")
+    ids = catalogue.ids_of(rows)
     items = [
         FeedItem(item_id=item_id, score=score, source="explore" if explore else "model", rank=rank)
         for rank, (item_id, score, explore) in enumerate(

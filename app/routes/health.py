@@ -1,4 +1,5 @@
-"""/healthz (the process is alive), /readyz (bundle loaded and store reachable), /metrics."""
+"""/healthz (the process is alive), /readyz (bundle loaded, catalogue log read, store
+reachable), /metrics."""
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -19,6 +20,7 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz", response_model=None, responses={503: {"model": ErrorOut}})
 async def readyz(state: StateDep) -> dict[str, str] | JSONResponse:
     try:
+        state["serving"].current.catalogue.require_read()
         await state["store"].ping()
     except StateStoreUnavailable as error:
         body = {"error": error.code, "detail": error.detail}

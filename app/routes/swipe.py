@@ -38,6 +38,7 @@ async def post_swipe(swipe: SwipeIn, state: StateDep) -> SwipeOut:
         caps=state["caps"],
         replay_items=state["settings"].swap_replay_items,
         weights=state["settings"].engagement,
+        tier=state["tier"],
         telemetry=state["telemetry"],
     )
     state["telemetry"].observe_request("swipe", time.perf_counter() - started)

@@ -10,12 +10,14 @@ import numpy as np
 import pytest
 
 from app.bandit.rewards import MemoryArmStats
+from app.catalogue.snapshot import Catalogue
 from app.gru.vocab import ItemVocab
 from app.model import ServingModel, load_model
 from app.serving import Retired, Serving
 from app.session.codec import encode
 from app.session.migrate import MISSING, map_rows, migrate
 from app.session.state import Page, SessionState
+from tests.app.uploads import catalogue_of, upload
 from tests.conftest import TinyBundle
 
 OLD, NEW = "v1", "v2"
@@ -36,10 +38,15 @@ def old_vocab(new_model: ServingModel) -> ItemVocab:
     return ItemVocab([f"gone-{row}" if row % 3 == 0 else ids.pop() for row in range(30)])
 
 
+def bundle_catalogue(model: ServingModel) -> Catalogue:
+    return Catalogue.of_bundle(model.version, model.vocab, model.manifest.hidden_size)
+
+
 @pytest.fixture(scope="module")
 def serving(new_model: ServingModel, old_vocab: ItemVocab) -> Serving:
     retired = Retired(OLD, map_rows(old_vocab, new_model.vocab))
-    return Serving(new_model, MemoryArmStats(new_model.n_arms), retired)
+    arms = MemoryArmStats(new_model.n_arms)
+    return Serving(new_model, arms, bundle_catalogue(new_model), retired)
 
 
 def old_state() -> SessionState:
@@ -115,7 +122,8 @@ def test_state_of_two_swaps_ago_starts_over_but_keeps_its_events(serving: Servin
 
 def test_state_of_another_bundle_before_any_swap_starts_over(new_model: ServingModel) -> None:
     state = old_state()
-    assert migrate(state, Serving(new_model, MemoryArmStats(new_model.n_arms)), 20) == "reset"
+    serving = Serving(new_model, MemoryArmStats(new_model.n_arms), bundle_catalogue(new_model))
+    assert migrate(state, serving, 20) == "reset"
     assert state.seen == []
 
 
@@ -124,3 +132,29 @@ def test_state_of_the_serving_bundle_is_left_alone(serving: Serving) -> None:
     before = encode(state)
     assert migrate(state, serving, replay_items=20) is None
     assert encode(state) == before
+
+
+def test_upload_rows_are_carried_over_and_stepped_on_by_their_embedding(
+    tiny_bundle: TinyBundle, new_model: ServingModel
+) -> None:
+    """Rows of the old catalogue's uploads map by id; a row it did not have yet (another
+    replica further on in the log served it) drops; the replay steps uploads by vector."""
+    old_model = load_model(tiny_bundle.path)
+    entries = [upload(old_model, "a", "a cat on a piano"), upload(old_model, "b", "a drill")]
+    _, old = catalogue_of(old_model, entries)
+    _, new = catalogue_of(new_model, entries[::-1])  # another log order: other upload rows
+    n = len(old_model.vocab)
+    assert (old.row("a"), new.row("a"), new.row("b")) == (n, n + 1, n)
+    serving = Serving(
+        new_model, MemoryArmStats(new_model.n_arms), new, Retired(OLD, map_rows(old, new))
+    )
+    state = SessionState(
+        model_version=OLD, seen=[n, 5, n + 7], weights=[1.0, 0.5, 1.0], served=[n + 1]
+    )
+    assert migrate(state, serving, replay_items=20) == "carried"
+    assert state.seen == [n + 1, new_model.vocab.row(old_model.vocab.item_id(5))]
+    assert state.served == [n]
+    hidden = new.step_on(new_model.step, None, n + 1, 1.0)
+    expected = new.step_on(new_model.step, hidden, state.seen[1], 0.5)
+    assert state.hidden is not None
+    np.testing.assert_array_equal(state.hidden, expected)

@@ -7,8 +7,10 @@ Cases are generated deterministically (derandomize) and bounded, so CI sees the 
 The schema is read at import from an app that never starts (routes do not depend on settings),
 because schemathesis's fixture loader does not work with pytest >= 9.2 (it sets a removed
 `Function._nodeid`); each case is then sent to a real app, over ASGI, whose lifespan
-schemathesis starts on the first case and ends when the test does. What the fuzzing found
-is pinned by plain regression tests at the end.
+schemathesis starts on the first case and ends when the test does. Every case carries the
+admin token, so that the catalogue's changes get past their guard to the validation and the
+writes behind it (tests/app/test_items_routes.py covers the guard itself). What the fuzzing
+found is pinned by plain regression tests at the end.
 """
 
 import copy
@@ -32,6 +34,7 @@ from loadtest.servers import free_port
 from tests.conftest import TinyBundle
 
 PUBLISHED = create_app(Settings()).openapi()
+ADMIN_TOKEN = "fuzz-admin"
 CONFIG = Config.from_dict(
     {
         "operations": [
@@ -64,7 +67,12 @@ def app(request: pytest.FixtureRequest, tiny_bundle: TinyBundle) -> FastAPI:
     redis_url: str | None = None
     if request.param == "redis":
         redis_url = request.getfixturevalue("redis_url")
-    app_settings = Settings(bundle_dir=tiny_bundle.path, redis_url=redis_url, cursor_secret="test")
+    app_settings = Settings(
+        bundle_dir=tiny_bundle.path,
+        redis_url=redis_url,
+        cursor_secret="test",
+        admin_token=ADMIN_TOKEN,
+    )
     return create_app(app_settings, rng=np.random.default_rng(7))
 
 
@@ -82,21 +90,27 @@ def test_every_response_is_documented_and_never_5xx(
     case: Case[Any], app: FastAPI, tiny_bundle: TinyBundle
 ) -> None:
     name_known_items(case, tiny_bundle.data.vocab.item_ids)
-    case.call_and_validate(app=app)
+    case.call_and_validate(app=app, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
 
 
 def name_known_items(case: Case[Any], item_ids: Sequence[str]) -> None:
-    """Generated item ids are all unknown (404): half the swipes name a catalogue item
-    instead, so that the GRU step, the store and the bandit see generated engagement too.
-    Only a valid id is replaced, so a case made invalid through its item_id stays invalid."""
-    body = case.body
-    if not isinstance(body, dict):
-        return
-    generated = body.get("item_id")
+    """Generated item ids are all unknown (404): half the swipes and item lookups name a
+    catalogue item instead, so that the GRU step, the store, the bandit and the catalogue see
+    generated requests too. Only a valid id is replaced, so a case made invalid through its
+    item_id stays invalid."""
+    for container in (case.body, case.path_parameters):
+        if isinstance(container, dict):
+            known = _known(container.get("item_id"), item_ids)
+            if known is not None:
+                container["item_id"] = known
+
+
+def _known(generated: object, item_ids: Sequence[str]) -> str | None:
     if isinstance(generated, str) and 1 <= len(generated) <= 128:
         digest = zlib.crc32(generated.encode("utf-8", "surrogatepass"))
         if digest % 2 == 0:
-            body["item_id"] = item_ids[digest // 2 % len(item_ids)]
+            return item_ids[digest // 2 % len(item_ids)]
+    return None
 
 
 # --- regressions of what the fuzzing found, as plain tests ----------------------------------

@@ -9,6 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from app.bandit.bundle_arms import BundleArms
+from app.catalogue.snapshot import Catalogue
 from app.model import ServingModel, load_model
 from app.serving import ServingSlot
 from tests.conftest import TinyBundle
@@ -30,13 +31,18 @@ async def test_swap_gives_new_arms_and_syncs_the_old_ones_last(
     def arms_for(model: ServingModel) -> Awaitable[BundleArms]:
         return BundleArms.start(model.version, model.n_arms, client, "t", sync_s=60.0)
 
-    slot = await ServingSlot.open(old, arms_for)
+    def catalogue_of(model: ServingModel) -> Catalogue:
+        return Catalogue.of_bundle(model.version, model.vocab, model.manifest.hidden_size)
+
+    slot = await ServingSlot.open(old, catalogue_of(old), arms_for)
     before = slot.current
     before.arms.record_impressions([1, 1, 2])
     rows = np.arange(len(old.vocab), dtype=np.int64)
-    assert await slot.swap(new, rows) is before
+    new_catalogue = catalogue_of(new)
+    assert await slot.swap(new, new_catalogue, rows) is before
     after = slot.current
     assert after.model is new
+    assert after.catalogue is new_catalogue
     assert after.previous is not None
     assert after.previous.version == old.version
     assert after.previous.rows is rows

@@ -1,0 +1,144 @@
+"""The new-item tier and its counts: unseen uploads first, engagement promoted, taken-down and
+graduated ones never; counts shared by two replicas through a real Redis."""
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from app.bandit.new_item_stats import NewItemStats
+from app.bandit.new_item_tier import NewItemTier
+from app.catalogue.snapshot import Catalogue
+from app.errors import StateStoreUnavailable
+from app.gru.vocab import ItemVocab
+from app.redis_client import create_redis
+from app.retrieval.uploads import UploadIndex
+from loadtest.servers import free_port
+
+N_BUNDLE = 10
+
+
+def uploads_catalogue(n_uploads: int, removed: frozenset[int] = frozenset()) -> Catalogue:
+    """Rows 10.. are uploads 0.., ordinals as rows; vectors do not matter to the tier."""
+    ids = tuple(f"u{i}" for i in range(n_uploads))
+    rows = np.arange(N_BUNDLE, N_BUNDLE + n_uploads, dtype=np.int64)
+    return Catalogue(
+        model_version="v",
+        vocab=ItemVocab([f"b{i}" for i in range(N_BUNDLE)]),
+        uploads=UploadIndex(np.zeros((n_uploads, 3), dtype=np.float32), N_BUNDLE),
+        position=n_uploads,
+        upload_ids=ids,
+        upload_rows={item_id: int(row) for item_id, row in zip(ids, rows, strict=True)},
+        ordinals=rows - N_BUNDLE,
+        removed=removed,
+        active_uploads=np.array([row for row in rows if row not in removed], dtype=np.int64),
+    )
+
+
+def tier_of(catalogue: Catalogue, graduate_at: int = 100) -> NewItemTier:
+    stats = NewItemStats(None, "t", graduate_at)
+    stats.track(catalogue.upload_ids)
+    return NewItemTier(stats, 0.5, graduate_at)
+
+
+def test_slots_are_the_share_rounded_half_up_at_least_one() -> None:
+    tier = tier_of(uploads_catalogue(0))
+    assert [tier.slots(n) for n in (0, 1, 2, 3, 4)] == [0, 1, 1, 2, 2]
+    assert NewItemTier(NewItemStats(None, "t", 1), 0.0, 1).slots(4) == 0
+
+
+def test_every_upload_is_shown_before_any_is_shown_twice() -> None:
+    catalogue = uploads_catalogue(30)
+    tier = tier_of(catalogue)
+    rng = np.random.default_rng(1)
+    shown: list[int] = []
+    for _ in range(15):  # 15 pages of 2 tier slots
+        chosen = tier.choose(2, catalogue, set(), rng)
+        rows = tuple(row for row, _ in chosen)
+        tier.record_impressions(catalogue, rows)
+        shown += rows
+    assert sorted(shown) == list(range(N_BUNDLE, N_BUNDLE + 30))
+
+
+def test_taken_down_taken_and_graduated_uploads_are_never_chosen() -> None:
+    catalogue = uploads_catalogue(6, removed=frozenset({N_BUNDLE}))
+    tier = tier_of(catalogue, graduate_at=3)
+    tier.stats.record_impressions([1, 1, 1])  # u1 graduates
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        rows = {row for row, _ in tier.choose(6, catalogue, {N_BUNDLE + 2}, rng)}
+        assert rows == {N_BUNDLE + 3, N_BUNDLE + 4, N_BUNDLE + 5}
+
+
+def test_engaging_uploads_are_promoted() -> None:
+    catalogue = uploads_catalogue(2)
+    tier = tier_of(catalogue)
+    tier.stats.record_impressions([0] * 10 + [1] * 10)
+    for _ in range(8):
+        tier.record_reward(catalogue, N_BUNDLE, 1.0)  # u0 is watched through, u1 skipped
+    rng = np.random.default_rng(3)
+    firsts = Counter(tier.choose(1, catalogue, set(), rng)[0][0] for _ in range(200))
+    assert firsts[N_BUNDLE] > 3 * firsts[N_BUNDLE + 1]
+    scores = dict(tier.choose(2, catalogue, set(), rng))
+    assert scores[N_BUNDLE] == pytest.approx(9 / 12)  # Beta(1 + 8, 1 + 10 - 8): its mean
+    assert scores[N_BUNDLE + 1] == pytest.approx(1 / 12)
+
+
+def test_without_uploads_in_the_tier_no_random_number_is_drawn() -> None:
+    rng = np.random.default_rng(5)
+    before = rng.bit_generator.state
+    for catalogue in (uploads_catalogue(0), uploads_catalogue(2, frozenset({10, 11}))):
+        assert tier_of(catalogue).choose(2, catalogue, set(), rng) == []
+    assert rng.bit_generator.state == before
+
+
+def test_impressions_of_bundle_items_are_not_counted() -> None:
+    catalogue = uploads_catalogue(2)
+    tier = tier_of(catalogue)
+    assert tier.record_impressions(catalogue, (3, N_BUNDLE + 1, N_BUNDLE + 1)) == 2
+    assert tier.impressions(catalogue, N_BUNDLE + 1) == 2
+    assert tier.impressions(catalogue, 3) is None
+    assert catalogue.ordinal(N_BUNDLE + 5) is None  # beyond: written by a replica further on
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_two_replicas_share_counts_through_redis(server_url: str) -> None:
+    clients = [create_redis(server_url, 1.0, 1.0, 4) for _ in range(2)]
+    first, second = (NewItemStats(client, "t", graduate_at=5) for client in clients)
+    for stats in (first, second):
+        stats.track(["u0", "u1"])
+    first.record_impressions([0, 0, 1])
+    first.record_reward(0, 0.5)
+    second.record_impressions([0])
+    await first.sync()
+    await second.sync()
+    impressions, rewards = second.counts(np.array([0, 1], dtype=np.int64))
+    assert (impressions.tolist(), rewards.tolist()) == ([3.0, 1.0], [0.5, 0.0])
+    await first.sync()  # reads what the second added
+    assert first.counts(np.array([0], dtype=np.int64))[0].tolist() == [3.0]
+    second.record_impressions([0, 0])  # u0 graduates: 5
+    await second.sync()
+    await first.sync()
+    second.record_impressions([0])
+    await second.sync()
+    await first.sync()  # graduated: no longer read back
+    assert first.counts(np.array([0], dtype=np.int64))[0].tolist() == [5.0]
+    for client in clients:
+        await client.aclose()
+
+
+@pytest.mark.anyio
+async def test_counts_that_fail_to_sync_are_kept() -> None:
+    client = create_redis(f"redis://127.0.0.1:{free_port()}/0", 0.1, 0.1, 2)
+    stats = NewItemStats(client, "t", graduate_at=5)
+    stats.track(["u0"])
+    stats.record_impressions([0, 0])
+    with pytest.raises(StateStoreUnavailable):
+        await stats.sync()
+    assert stats.counts(np.array([0], dtype=np.int64))[0].tolist() == [2.0]
+    await client.aclose()
