@@ -37,12 +37,19 @@ def redis_command(port: int, directory: Path, *options: str, durable: bool = Fal
     return command + (["--appendfsync", "always"] if durable else []) + list(options)
 
 
+def pinned(command: list[str], cpus: str | None) -> list[str]:
+    """`command` run on the CPUs listed (taskset syntax, "0" or "0,1"); as it is for None."""
+    return command if cpus is None else ["taskset", "-c", cpus, *command]
+
+
 @contextmanager
-def redis_server(directory: Path, port: int | None = None, *options: str) -> Iterator[str]:
+def redis_server(
+    directory: Path, port: int | None = None, *options: str, cpus: str | None = None
+) -> Iterator[str]:
     """redis-server without persistence (`options` added) until the block ends; yields its
     URL. The tests start theirs here too: a given port lets one restart on the same one."""
     port = port or free_port()
-    command = redis_command(port, directory, *options)
+    command = pinned(redis_command(port, directory, *options), cpus)
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_until(lambda: _accepts(port), process, f"redis-server on port {port}")
@@ -59,9 +66,14 @@ class Served:
 
 @contextmanager
 def uvicorn_server(
-    factory: str, workers: int, env: dict[str, str], ready_path: str, log: Path
+    factory: str,
+    workers: int,
+    env: dict[str, str],
+    ready_path: str,
+    log: Path,
+    cpus: str | None = None,
 ) -> Iterator[Served]:
-    """`factory` served by uvicorn (uvloop, httptools) until the block ends."""
+    """`factory` served by uvicorn (uvloop, httptools) until the block ends, on `cpus`."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1"]
@@ -69,7 +81,7 @@ def uvicorn_server(
     command += ["--http", "httptools", "--no-access-log", "--log-level", "warning"]
     with log.open("w") as out:
         process = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env}
+            pinned(command, cpus), stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env}
         )
     try:
         wait_until(lambda: _answers_200(url + ready_path), process, f"{factory} (log: {log})")
