@@ -132,11 +132,12 @@ def lifespan_for(settings: Settings, rng: np.random.Generator | None = None) -> 
                 telemetry=telemetry,
             )
         finally:
-            encoding.close()
             for task in tasks:
                 task.cancel()
                 with suppress(asyncio.CancelledError):
                     await task
+            encoding.close()
+            follower.close()
             with suppress(StateStoreUnavailable):
                 await stats.sync()  # the last new-item counts, if Redis is there
             await slot.close()  # the last bandit counts, if Redis is there

@@ -20,6 +20,7 @@ from app.cancellation import raise_if_cancelled
 from app.catalogue.builder import build_catalogue
 from app.catalogue.ledger import Ledger
 from app.catalogue.log import CatalogueLog
+from app.catalogue.niced import niced_thread
 from app.catalogue.snapshot import Catalogue
 from app.errors import StateStoreUnavailable
 from app.model import ServingModel
@@ -32,7 +33,16 @@ READ_ENTRIES = 1000  # per read: a long log is replayed in replies of a bounded 
 
 
 class CatalogueFollower:
-    __slots__ = ("_ledger", "_lock", "_log", "_rebuild", "_slot", "_stats", "_telemetry")
+    __slots__ = (
+        "_builder",
+        "_ledger",
+        "_lock",
+        "_log",
+        "_rebuild",
+        "_slot",
+        "_stats",
+        "_telemetry",
+    )
 
     def __init__(
         self, log: CatalogueLog, slot: ServingSlot, stats: NewItemStats, telemetry: Telemetry
@@ -44,6 +54,7 @@ class CatalogueFollower:
         self._ledger = Ledger()
         self._lock = asyncio.Lock()
         self._rebuild = False  # the last build failed: the next one starts from the ledger
+        self._builder = niced_thread("catalogue")
 
     async def run(self, poll_s: float) -> None:
         """Follow the log until cancelled; an outage is logged once, a bug every time."""
@@ -87,6 +98,10 @@ class CatalogueFollower:
             await self.catch_up()
         return position
 
+    def close(self) -> None:
+        """Stop the build thread; a build still running is dropped (the app is stopping)."""
+        self._builder.shutdown(wait=False, cancel_futures=True)
+
     async def swap(self, model: ServingModel) -> None:
         """Serve `model`, with the ledger re-applied to its catalogue: uploads it holds now
         use its trained rows, the others are projected by its projection, takedowns stay."""
@@ -115,7 +130,10 @@ class CatalogueFollower:
                 # a build that fails leaves the ledger ahead of the catalogue: the next one
                 # then builds from the whole ledger
                 full, self._rebuild = self._rebuild, True
-                catalogue = await asyncio.to_thread(self._build, entries, full)
+                # at nice 19: projecting a batch of uploads must not take a request's CPU
+                catalogue = await asyncio.get_running_loop().run_in_executor(
+                    self._builder, self._build, entries, full
+                )
                 self._rebuild = False
                 self._published(catalogue)
             elif current.position != self._ledger.position:  # the first read of an empty log
