@@ -8,14 +8,13 @@ the items still in the tier, so the counts lag the other replicas by that much. 
 tier's threshold are no longer read back: their shared count stays as last read.
 """
 
-import asyncio
 import logging
 from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
-from app.cancellation import raise_if_cancelled
+from app.bandit.periodic_sync import sync_every
 from app.errors import StateStoreUnavailable
 from app.redis_client import REDIS_ERRORS, RedisClient, forget_stale_connections
 
@@ -89,17 +88,5 @@ class NewItemStats:
             self._shared[:, watched] = values.T
 
     async def run(self, interval_s: float) -> None:
-        """Sync every interval until cancelled; an outage is logged once, not every time."""
-        failing = False
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                await self.sync()
-                raise_if_cancelled()  # absorbed by redis-py? (cancellation.py)
-            except StateStoreUnavailable as error:
-                raise_if_cancelled()
-                if not failing:
-                    logger.warning("new-item sync failed, counting locally: %s", error)
-                failing = True
-            else:
-                failing = False
+        """Sync every interval until cancelled (periodic_sync.py)."""
+        await sync_every(self.sync, interval_s, "new-item", logger)

@@ -7,14 +7,13 @@ background task exchanges the counts with one hash shared by every replica once 
 (one MULTI/EXEC round trip), so the posteriors lag the other replicas by that much.
 """
 
-import asyncio
 import logging
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from app.cancellation import raise_if_cancelled
+from app.bandit.periodic_sync import sync_every
 from app.errors import StateStoreUnavailable
 from app.redis_client import REDIS_ERRORS, RedisClient, forget_stale_connections
 
@@ -142,24 +141,8 @@ class RedisArmStats:
         self._shared = (totals["i"], totals["r"])
 
     async def run(self, interval_s: float) -> None:
-        """Sync every interval until cancelled; an outage is logged once, not every second."""
-        failing = False
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                await self.sync()
-                raise_if_cancelled()  # absorbed by redis-py? (cancellation.py)
-            except StateStoreUnavailable as error:
-                raise_if_cancelled()
-                if not failing:
-                    logger.warning(
-                        "bandit sync failed, counting locally until Redis is back: %s", error
-                    )
-                failing = True
-            else:
-                if failing:
-                    logger.info("bandit sync works again")
-                failing = False
+        """Sync every interval until cancelled (periodic_sync.py)."""
+        await sync_every(self.sync, interval_s, "bandit", logger)
 
 
 def _text(value: bytes | str) -> str:
