@@ -3,7 +3,8 @@
 A new item has a title but no interactions; its projected vector is its input embedding
 (the first H columns, since input and output are tied) and its row of the FAISS index. The
 projection is learned at export on the trained items. Candidates (ridge regression over a log
-grid of alphas, a one-hidden-layer MLP, and "neighbours": the softmax-weighted mean of the
+grid of alphas, a one-hidden-layer MLP, "ranked": an affine map trained by the next-item
+softmax (models/ranked_projection.py), and "neighbours": the softmax-weighted mean of the
 rows of the items with the most similar titles) are fitted on 90% of the items and judged by
 what a projection is for: the held-out items' rows of [Wy | By] are replaced by their
 projections and the sessions' states rank all items (Recall@20, MRR@20, ties against the
@@ -26,6 +27,7 @@ from onnx import NodeProto, TensorProto, helper, numpy_helper
 
 from app.bundle import PROJECTION_INPUT, PROJECTION_OUTPUT
 from models.metrics import RankingMetrics
+from models.ranked_projection import fit_ranked
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
@@ -217,7 +219,7 @@ class Projection:
     trained items' accuracy.
     """
 
-    kind: str  # "ridge" | "mlp" | "neighbours"
+    kind: str  # "ridge" | "mlp" | "ranked" | "neighbours"
     mapping: Feedforward | Neighbours
     params: dict[str, Any]
     validation: tuple[dict[str, Any], ...] = ()
@@ -548,11 +550,32 @@ def choose_projection(
             }
         )
 
+    def rank(i: int) -> tuple[float, ...]:
+        row = table[i]
+        held = row["held_out"]
+        return row["within_tolerance"], held["recall@20"], held["mrr@20"], held["mrr"], -row["mse"]
+
     path = RidgePath(content[fitted], targets[fitted])
     for relative_alpha in RIDGE_RELATIVE_ALPHAS:
         params = {"relative_alpha": relative_alpha, "dual": path.dual}
         judged("ridge", params, Feedforward((path.layer(relative_alpha),)))
     del path
+    # the ranked projection starts from the best ridge and is trained on the fitted items' states
+    ridge_alpha = table[max(range(len(table)), key=rank)]["params"]["relative_alpha"]
+    start = fit_ridge(content[fitted], targets[fitted], ridge_alpha)
+    place = np.full(n, -1, dtype=np.int64)
+    place[fitted] = np.arange(len(fitted))
+    warm = place[next_rows] >= 0
+    for steps, weight, bias in fit_ranked(
+        content[fitted],
+        targets[fitted],
+        states[warm].astype(np.float32),
+        place[next_rows[warm]],
+        (start.weight, start.bias),
+        seed,
+    ):
+        params = {"steps": steps, "start_relative_alpha": ridge_alpha, "seed": seed}
+        judged("ranked", params, Feedforward((Layer(weight, bias),)))
     mlp_params = {
         "hidden": MLP_HIDDEN,
         "steps": MLP_STEPS,
@@ -569,11 +592,6 @@ def choose_projection(
                 neighbours = Neighbours.fit(content[fitted], targets[fitted], k, tau)
                 judged("neighbours", {"k": k, "tau": tau}, neighbours)
 
-    def rank(i: int) -> tuple[float, ...]:
-        row = table[i]
-        held = row["held_out"]
-        return row["within_tolerance"], held["recall@20"], held["mrr@20"], held["mrr"], -row["mse"]
-
     best = max(range(len(table)), key=rank)
     kind, params = table[best]["kind"], table[best]["params"]
     mapping: Feedforward | Neighbours
@@ -581,6 +599,18 @@ def choose_projection(
         mapping = Feedforward((fit_ridge(content, targets, params["relative_alpha"]),))
     elif kind == "mlp":
         mapping = Feedforward(fit_mlp(content, targets, seed))
+    elif kind == "ranked":
+        start = fit_ridge(content, targets, params["start_relative_alpha"])
+        ((_, weight, bias),) = fit_ranked(
+            content,
+            targets,
+            states,
+            next_rows,
+            (start.weight, start.bias),
+            seed,
+            (params["steps"],),
+        )
+        mapping = Feedforward((Layer(weight, bias),))
     else:
         mapping = Neighbours.fit(content, targets, params["k"], params["tau"])
     shift_choice = {

@@ -30,6 +30,7 @@ from models.projection import (
     fit_ridge,
     top_k,
 )
+from models.ranked_projection import RANKED_STEPS, fit_ranked, log_partition_without_target
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
@@ -100,7 +101,8 @@ def test_choose_projection_ranks_candidates_and_refits_the_winner() -> None:
     content, targets, states, next_rows = linear_catalogue(seed=3)
     projection = choose_projection(content, targets, states, next_rows, seed=0)
     n_neighbours = len(NEIGHBOURS_K) * len(NEIGHBOURS_TAU)
-    assert len(projection.validation) == len(RIDGE_RELATIVE_ALPHAS) + 1 + n_neighbours
+    n_ranked = len(RANKED_STEPS)
+    assert len(projection.validation) == len(RIDGE_RELATIVE_ALPHAS) + 1 + n_ranked + n_neighbours
     best = max(projection.validation, key=lambda row: row["held_out"]["mrr@20"])
     assert best["held_out"]["mrr@20"] == 1.0  # an exact projection ranks held-out items first
     assert projection.kind == best["kind"] == "ridge"  # the map is linear: ridge is exact
@@ -333,3 +335,36 @@ def test_shapes_are_checked() -> None:
         Projection("ridge", Feedforward((fit_ridge(content, targets, 1.0),)), {}).apply(
             content[:, :-1]
         )
+
+
+def test_the_log_partition_leaves_out_the_target() -> None:
+    rng = np.random.default_rng(4)
+    states = rng.standard_normal((7, 5)).astype(np.float32)
+    rows = rng.standard_normal((9, 6)).astype(np.float32)
+    targets = rng.integers(0, 9, size=7)
+    scores = states @ rows[:, :-1].T + rows[:, -1]
+    expected = [
+        np.log(np.exp(np.delete(row, target)).sum())
+        for row, target in zip(scores, targets, strict=True)
+    ]
+    got = log_partition_without_target(states, rows, targets)
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+def test_ranked_training_teaches_a_map_from_nothing_to_rank_new_items_first() -> None:
+    content, targets, states, next_rows = linear_catalogue(seed=5)
+    d, h1 = content.shape[1], targets.shape[1]
+    zero = (np.zeros((d, h1), np.float32), np.zeros(h1, np.float32))
+    snapshots = fit_ranked(content, targets, states, next_rows, zero, seed=0, steps=(1, 300))
+    assert [steps for steps, _, _ in snapshots] == [1, 300]
+
+    def mrr(weight: F32, bias: F32) -> float:
+        """Each state's next item replaced by its projection, ranked against the true rows."""
+        projected = content @ weight + bias
+        own = (states * projected[next_rows, :-1]).sum(axis=1) + projected[next_rows, -1]
+        scores = states @ targets[:, :-1].T + targets[:, -1]
+        scores[np.arange(len(states)), next_rows] = -np.inf
+        return float((1.0 / (1 + (scores >= own[:, None]).sum(axis=1))).mean())
+
+    first, last = (mrr(weight, bias) for _, weight, bias in snapshots)
+    assert first < 0.2 < 0.9 < last
