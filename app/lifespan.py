@@ -3,6 +3,7 @@
 The State is what every request sees as `request.state` (nothing lives on `app.state`).
 A bundle that disagrees with its manifest stops the startup with BundleMismatch. Redis
 being down at startup does not: /readyz says so, and requests answer 503 until it is back.
+Applied swipes and new pages go to the event log (events/) when one is configured.
 The catalogue log is replayed before the first request (catalogue/follower.py), so that
 uploads serve and takedowns stay down across restarts. While the app runs, a BundleWatcher
 swaps in new bundle versions (watcher.py) and a CatalogueFollower applies new log entries.
@@ -25,8 +26,10 @@ from app.catalogue.local_log import LocalCatalogueLog
 from app.catalogue.log import CatalogueLog, RedisCatalogueLog
 from app.catalogue.snapshot import Catalogue
 from app.errors import StateStoreUnavailable
+from app.events.local_file import LocalEventFile
+from app.events.redis_streams import RedisEventAppender
 from app.model import ServingModel
-from app.redis_client import RedisClient, create_redis
+from app.redis_client import RedisClient, create_redis, is_cluster_url
 from app.serving import ServingSlot
 from app.session.cursor import CursorSigner
 from app.session.memory_store import MemorySessionStore
@@ -69,11 +72,15 @@ def lifespan_for(settings: Settings, rng: np.random.Generator | None = None) -> 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[State]:
         model = load_bundle(settings, settings.bundle_dir)
+        telemetry = Telemetry()
         client: RedisClient | None = None
         store: SessionStore
         log: CatalogueLog
+        event_file: LocalEventFile | None = None
         if settings.redis_url is None:
-            store = MemorySessionStore(settings.session_ttl_s)
+            if settings.event_log_path is not None:
+                event_file = LocalEventFile(settings.event_log_path, telemetry.event_log_failures)
+            store = MemorySessionStore(settings.session_ttl_s, events=event_file)
             log = await asyncio.to_thread(LocalCatalogueLog.open, settings.catalogue_path)
         else:
             client = create_redis(
@@ -92,6 +99,17 @@ def lifespan_for(settings: Settings, rng: np.random.Generator | None = None) -> 
                     settings.recent_sessions,
                     min(settings.recent_idle_s, settings.session_ttl_s / 2),
                 ),
+                events=RedisEventAppender(
+                    client,
+                    settings.key_prefix,
+                    settings.event_shards,
+                    settings.event_max_len,
+                    telemetry.event_log_failures,
+                )
+                if settings.event_shards
+                else None,
+                # one script cannot touch two Cluster slots: there the entry follows the write
+                atomic_log=not is_cluster_url(settings.redis_url),
             )
             log = RedisCatalogueLog(client, settings.key_prefix)
 
@@ -103,7 +121,6 @@ def lifespan_for(settings: Settings, rng: np.random.Generator | None = None) -> 
 
         bundle_only = Catalogue.of_bundle(model.version, model.vocab, model.manifest.hidden_size)
         slot = await ServingSlot.open(model, bundle_only, arms_for)
-        telemetry = Telemetry()
         telemetry.serving(model.version)
         stats = NewItemStats(client, settings.key_prefix, settings.new_item_impressions)
         follower = CatalogueFollower(log, slot, stats, telemetry)
@@ -117,6 +134,8 @@ def lifespan_for(settings: Settings, rng: np.random.Generator | None = None) -> 
         if settings.bundle_poll_s > 0:
             watcher = BundleWatcher(settings, slot, follower, telemetry)
             tasks.append(asyncio.create_task(watcher.run()))
+        if event_file is not None:
+            tasks.append(asyncio.create_task(event_file.run(settings.event_flush_s)))
         encoding = TitleEncoding()
         try:
             yield State(
@@ -143,6 +162,8 @@ def lifespan_for(settings: Settings, rng: np.random.Generator | None = None) -> 
             await slot.close()  # the last bandit counts, if Redis is there
             await log.close()
             await store.close()
+            if event_file is not None:
+                await event_file.close()  # after the tasks: the last entries are written
             if client is not None:
                 await client.aclose()
 

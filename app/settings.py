@@ -46,6 +46,13 @@ class Settings:
     # the embedded store's catalogue log file (uploads and takedowns survive a restart);
     # None: in memory only. Unused with Redis, which holds the log.
     catalogue_path: Path | None = None
+    # the event log (every applied swipe and new page, for the trainer): on Redis, streams in
+    # this many shards (0: no log), each capped near event_max_len entries
+    event_shards: int = 4
+    event_max_len: int = 1_000_000
+    # the embedded store's event log file; None: no log. Unused with Redis.
+    event_log_path: Path | None = None
+    event_flush_s: float = 0.05  # how often the embedded store writes its new entries
     new_item_share: float = 0.5  # share of the exploration slots for the new-item tier
     new_item_impressions: int = 100  # an upload leaves the tier at this many impressions
     max_body_bytes: int = 16_384
@@ -67,6 +74,8 @@ class Settings:
             raise ValueError("bundle_poll_s and swap_replay_items must be >= 0")
         if self.bandit_sync_s <= 0.0 or self.catalogue_poll_s <= 0.0:
             raise ValueError("bandit_sync_s and catalogue_poll_s must be positive")
+        if self.event_shards < 0 or self.event_max_len < 1 or self.event_flush_s <= 0.0:
+            raise ValueError("event_shards >= 0, event_max_len >= 1, event_flush_s > 0")
         if not 0.0 <= self.new_item_share <= 1.0:
             raise ValueError("new_item_share must be in [0, 1]")
         if self.admin_token is not None and self.admin_token == self.auth_token:
@@ -113,6 +122,7 @@ class Settings:
         auth_token: str | None = env("AUTH_TOKEN", default=None) or None
         admin_token: str | None = env("ADMIN_TOKEN", default=None) or None
         catalogue_path: str | None = env("CATALOGUE_PATH", default=None) or None
+        event_log_path: str | None = env("EVENT_LOG_PATH", default=None) or None
         return cls(
             bundle_dir=Path(env("BUNDLE", default=str(defaults.bundle_dir))),
             bundle_poll_s=env("BUNDLE_POLL_S", cast=float, default=defaults.bundle_poll_s),
@@ -145,6 +155,10 @@ class Settings:
             admin_token=admin_token,
             catalogue_poll_s=env("CATALOGUE_POLL_S", cast=float, default=defaults.catalogue_poll_s),
             catalogue_path=Path(catalogue_path) if catalogue_path else None,
+            event_shards=env("EVENT_SHARDS", cast=int, default=defaults.event_shards),
+            event_max_len=env("EVENT_MAX_LEN", cast=int, default=defaults.event_max_len),
+            event_log_path=Path(event_log_path) if event_log_path else None,
+            event_flush_s=env("EVENT_FLUSH_S", cast=float, default=defaults.event_flush_s),
             new_item_share=env("NEW_ITEM_SHARE", cast=float, default=defaults.new_item_share),
             new_item_impressions=env(
                 "NEW_ITEM_IMPRESSIONS", cast=int, default=defaults.new_item_impressions

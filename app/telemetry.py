@@ -99,6 +99,10 @@ class Telemetry:
         self.takedowns = counter(
             "nextswipe_catalogue_takedowns_total", "DELETE /items answered by this replica"
         )
+        self.event_log_failures = counter(
+            "nextswipe_event_log_failures_total",
+            "Applied swipes and pages whose event-log entry was not written (Cluster, file)",
+        )
         self.new_item_impressions = counter(
             "nextswipe_new_item_impressions_total",
             "Uploads served on new pages (model or new-item tier): the tier's impressions",

@@ -20,6 +20,7 @@ from app.bandit.new_item_tier import NEW_ITEM_ARM, NewItemTier
 from app.bandit.rewards import Posteriors
 from app.bandit.slots import explore_positions, merge
 from app.errors import StateStoreUnavailable
+from app.events.entries import PageEntry, encode_entry, page_sources
 from app.retrieval.filters import drop_excluded, fetch_size
 from app.retrieval.merge import merge_by_score
 from app.serving import Serving
@@ -178,8 +179,25 @@ async def build_feed(
         applied_at = time.perf_counter()
         return current, (page, False, migration)
 
+    def entry(result: tuple[Page, bool, Migration | None]) -> bytes | None:
+        """What the event log keeps of a new page (a replayed one was logged when built)."""
+        page, replayed, _ = result
+        if replayed:
+            return None
+        ids = catalogue.ids_of(np.asarray(page.items, dtype=np.int64))
+        return encode_entry(
+            PageEntry(
+                session_id,
+                page.number,
+                tuple(ids),
+                page_sources(page.explore),
+                page.model_version,
+                time.time_ns() // 1_000_000,
+            )
+        )
+
     try:
-        page, replayed, migration = await store.update(session_id, apply)
+        page, replayed, migration = await store.update(session_id, apply, entry)
     except StateStoreUnavailable:
         return degraded_page(
             session_id,

@@ -4,7 +4,8 @@ Everything is validated before the first write: an item the catalogue does not h
 taken down, changes nothing stored. A bundle item is stepped on by its row, an upload by its
 projected embedding (catalogue/snapshot.py).
 The read-step-write is one atomic store update, so two swipes of one session never
-overwrite each other, and a retried event id is applied at most once. A state of a bundle
+overwrite each other, and a retried event id is applied at most once. An applied swipe is
+appended to the event log once, with the state it changed (events/). A state of a bundle
 swapped out since is carried over to the serving one first, in the same update.
 """
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from app.bandit.new_item_tier import NEW_ITEM_ARM, NewItemTier
 from app.engagement import EngagementEvent, EngagementWeights, engagement_weight
 from app.errors import UnknownItem
+from app.events.entries import SwipeEntry, encode_entry
 from app.serving import Serving
 from app.session.migrate import Migration, migrate
 from app.session.state import Caps, SessionState
@@ -74,7 +76,23 @@ async def record_swipe(
             current.seq, weight, state is None, False, model.version, arm, migration
         )
 
-    result = await store.update(session_id, apply)
+    def entry(result: SwipeResult) -> bytes | None:
+        """What the event log keeps of an applied swipe (a duplicate is not logged again)."""
+        if result.duplicate:
+            return None
+        return encode_entry(
+            SwipeEntry(
+                session_id,
+                result.seq,
+                item_id,
+                result.weight,
+                engagement,
+                result.model_version,
+                time.time_ns() // 1_000_000,
+            )
+        )
+
+    result = await store.update(session_id, apply, entry)
     telemetry.observe("state_write", time.perf_counter() - applied_at)
     if result.migration is not None:
         telemetry.sessions_migrated[result.migration].inc()

@@ -10,9 +10,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import TypeVar
 
+from app.events.local_file import LocalEventFile
 from app.session.codec import decode, encode
 from app.session.state import SessionState
-from app.session.store import Apply, SessionStore
+from app.session.store import Apply, LogEntry, SessionStore
 
 T = TypeVar("T")
 
@@ -27,8 +28,15 @@ class MemorySessionStore(SessionStore):
     runs exactly once.
     """
 
-    def __init__(self, ttl_s: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        ttl_s: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        events: LocalEventFile | None = None,
+    ) -> None:
         self._ttl_s = ttl_s
+        self._events = events  # entries are added in the same step as their state
         self._clock = clock  # seconds, monotonic; injectable so tests can jump past the TTL
         self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()  # -> (expiry, blob)
 
@@ -36,13 +44,17 @@ class MemorySessionStore(SessionStore):
         """Sessions held (a gauge for metrics); expired ones go at the next call."""
         return len(self._entries)
 
-    async def update(self, session_id: str, apply: Apply[T]) -> T:
+    async def update(self, session_id: str, apply: Apply[T], log: LogEntry[T] | None = None) -> T:
         now = self._clock()
         current = self._live(session_id, now)
         new, result = apply(current)
         # written back even when unchanged: that restarts the idle TTL
         self._entries[session_id] = (now + self._ttl_s, encode(new))
         self._entries.move_to_end(session_id)
+        if log is not None and self._events is not None:
+            entry = log(result)
+            if entry is not None:
+                self._events.add(entry)
         return result
 
     async def read(self, session_id: str) -> SessionState | None:

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
 from app.errors import SessionBusy, StateStoreUnavailable
+from app.events.redis_streams import RedisEventAppender
 from app.redis_client import REDIS_ERRORS, RedisClient, forget_stale_connections, ping
 from app.session.codec import CorruptState, decode, encode
 from app.session.recent import RecentStates
@@ -30,21 +31,28 @@ R = TypeVar("R")
 # refreshes the TTL.
 Apply = Callable[[SessionState | None], tuple[SessionState, T]]
 
+# The event-log entry of an update, from its result (None: nothing to log, e.g. a duplicate).
+LogEntry = Callable[[T], bytes | None]
+
 # KEYS[1] the state hash; ARGV: expected rev ('' when absent), new rev, new blob, TTL in ms.
 # A rev is a random token, not a counter: a key that expired and was created again can never
-# show a rev that a writer still holds from before (no ABA).
+# show a rev that a writer still holds from before (no ABA). With KEYS[2], an event stream
+# (one Redis server only), ARGV[5] is appended to it in the same step, capped near ARGV[6]:
+# the entry is logged if and only if the state was written.
 _COMPARE_AND_SET = """
 local rev = redis.call('HGET', KEYS[1], 'rev') or ''
 if rev ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'rev', ARGV[2], 'blob', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
+if #KEYS > 1 then redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', 'e', ARGV[5]) end
 return 1
 """
 
 
 class SessionStore(Protocol):
-    async def update(self, session_id: str, apply: Apply[T]) -> T:
-        """Atomic read-modify-write of one session; every call restarts its idle TTL."""
+    async def update(self, session_id: str, apply: Apply[T], log: LogEntry[T] | None = None) -> T:
+        """Atomic read-modify-write of one session; every call restarts its idle TTL.
+        `log(result)` is the event-log entry of the written state, appended once."""
 
     async def read(self, session_id: str) -> SessionState | None:
         """The session's state, or None when absent or expired; leaves the TTL alone."""
@@ -82,7 +90,9 @@ class RedisSessionStore(SessionStore):
     """A hash {rev, blob} per session; writes compare `rev` and set both in one Lua script.
     An update starts from the blob this process wrote last when it has it (`RecentStates`),
     else reads; a write that loses the compare reads and tries again.
-    The client is the caller's (the bandit's counters share it): `close` leaves it open."""
+    The client is the caller's (the bandit's counters share it): `close` leaves it open.
+    With `events`, entries go to its streams: inside the write on one server (`atomic_log`),
+    after it on a Cluster."""
 
     def __init__(
         self,
@@ -91,6 +101,8 @@ class RedisSessionStore(SessionStore):
         ttl_s: float,
         retries: int = 20,
         recent: RecentStates | None = None,
+        events: RedisEventAppender | None = None,
+        atomic_log: bool = True,
     ) -> None:
         self._client = client
         self._prefix = key_prefix
@@ -99,9 +111,12 @@ class RedisSessionStore(SessionStore):
         self._compare_and_set = client.register_script(_COMPARE_AND_SET)
         self._locks = SessionLocks()
         self._recent = recent if recent is not None else RecentStates(0, 1.0)
+        self._events = events
+        self._atomic_log = atomic_log
 
-    async def update(self, session_id: str, apply: Apply[T]) -> T:
+    async def update(self, session_id: str, apply: Apply[T], log: LogEntry[T] | None = None) -> T:
         key = state_key(self._prefix, session_id)
+        entry: bytes | None = None
         async with self._locks.get(session_id):
             known = self._recent.get(session_id)
             for _ in range(1 + self._retries):
@@ -113,15 +128,24 @@ class RedisSessionStore(SessionStore):
                     rev, blob, current = await self._load(key)
                 new, result = apply(current)
                 new_blob = encode(new)
-                if new_blob == blob:  # nothing to write; PEXPIRE says whether the key is there
+                entry = log(result) if log is not None and self._events is not None else None
+                if (
+                    new_blob == blob and entry is None
+                ):  # nothing to write; PEXPIRE says whether the key is there
                     if await self._call(self._client.pexpire(key, self._ttl_ms)):
                         return result
                     self._recent.drop(session_id)  # gone since (e.g. Redis restarted): read again
                     continue
                 new_rev = os.urandom(8).hex().encode()
                 args: list[int | bytes] = [rev, new_rev, new_blob, self._ttl_ms]
-                if await self._call(self._compare_and_set(keys=[key], args=args)):
+                keys = [key]
+                if entry is not None and self._events is not None and self._atomic_log:
+                    keys.append(self._events.key_for(session_id))
+                    args += [entry, self._events.max_len]
+                if await self._call(self._compare_and_set(keys=keys, args=args)):
                     self._recent.put(session_id, new_rev, new_blob)
+                    if entry is not None and self._events is not None and not self._atomic_log:
+                        await self._events.append(session_id, entry)
                     return result
                 self._recent.drop(session_id)
         raise SessionBusy(f"Session {session_id!r} is being changed by too many requests at once.")
