@@ -12,6 +12,12 @@ export NEXTSWIPE_BUNDLE ?= $(DEFAULT_BUNDLE)
 # `make serve` on the embedded store keeps the catalogue log (uploads, takedowns) in this file,
 # so that they survive a restart; unused with NEXTSWIPE_REDIS_URL, where Redis holds the log.
 CATALOGUE_PATH ?= build/catalogue.log
+# ... and every applied swipe and new page in this one, which `make learn` follows.
+EVENT_LOG_PATH ?= build/events.log
+# The learning loop: the learner re-points LIVE at each version it publishes (under
+# bundles/versions); serve LIVE to serve what it learns. INTERVAL: seconds between rounds.
+LIVE ?= $(BUNDLE_DIR)/live
+INTERVAL ?= 60
 # Load test (`make loadtest`): a fixed arrival rate for a fixed time; the step search raises the
 # rate by STEP every STEP_DURATION seconds until p99 breaks its budget (LOADTEST_P99_MS, 50 ms).
 BUNDLE ?= $(DEFAULT_BUNDLE)
@@ -24,7 +30,7 @@ SOAK_DURATION ?= 600
 LOADTEST := $(BIN)/python -m loadtest.run --workers $(WORKERS) --bundle $(BUNDLE)
 
 .PHONY: install redis check test bundle-tiny bundle bundle-microlens bundle-1m tune-microlens \
-	cold-eval run serve clean loadtest loadtest-step loadtest-baseline soak bench-uploads \
+	cold-eval run serve learn clean loadtest loadtest-step loadtest-baseline soak bench-uploads \
 	bench-exposure
 
 # One virtual environment with every extra; rebuilt when pyproject.toml changes.
@@ -96,8 +102,18 @@ run: install bundle serve
 # Serve without building anything.
 serve:
 	mkdir -p $(dir $(CATALOGUE_PATH))
-	NEXTSWIPE_CATALOGUE_PATH=$${NEXTSWIPE_CATALOGUE_PATH-$(CATALOGUE_PATH)} $(BIN)/uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT) \
+	NEXTSWIPE_CATALOGUE_PATH=$${NEXTSWIPE_CATALOGUE_PATH-$(CATALOGUE_PATH)} \
+	NEXTSWIPE_EVENT_LOG_PATH=$${NEXTSWIPE_EVENT_LOG_PATH-$(EVENT_LOG_PATH)} $(BIN)/uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT) \
 	  --workers $(WORKERS) --loop uvloop --http httptools --no-access-log
+
+# The learner (learn/run.py): follows the event log (Redis Streams with NEXTSWIPE_REDIS_URL,
+# else EVENT_LOG_PATH), trains a round every INTERVAL seconds from the default bundle's
+# checkpoint on, and publishes each version that passes the guard behind LIVE. Start it, then
+# `make serve NEXTSWIPE_BUNDLE=bundles/live` (it creates LIVE -> the default bundle first).
+learn: install bundle
+	$(BIN)/python -m learn.run --link $(LIVE) --base $(DEFAULT_BUNDLE) \
+	  --checkpoint build/checkpoints/$(notdir $(DEFAULT_BUNDLE)).pt --event-log $(EVENT_LOG_PATH) \
+	  --interval-s $(INTERVAL)
 
 # Redis, the service and locust on loopback; a table and a PNG per run in build/loadtest.
 # Not part of `make test` (tests/loadtest/test_smoke.py runs a 5-second version).

@@ -29,10 +29,9 @@ def is_cluster_url(url: str) -> bool:
     return url.partition("://")[0].lower() in CLUSTER_SCHEMES
 
 
-def cluster_from_url(url: str, **options: Any) -> RedisCluster:
-    """A cluster client for `redis+cluster://[user:password@]host:port[,host:port...][/0][?...]`:
-    the first node as the redis:// URL redis-py parses (credentials, TLS, query options),
-    the others as further startup nodes."""
+def cluster_seed(url: str) -> tuple[str, list[tuple[str, int]]]:
+    """`redis+cluster://[user:password@]host:port[,host:port...][/0][?...]` -> the first node as
+    the redis:// URL redis-py parses (credentials, TLS, query options), and the other nodes."""
     scheme, _, rest = url.partition("://")
     parts = urlsplit(f"//{rest}")
     userinfo, at, hosts = parts.netloc.rpartition("@")
@@ -40,7 +39,13 @@ def cluster_from_url(url: str, **options: Any) -> RedisCluster:
     seed = urlunsplit(
         (CLUSTER_SCHEMES[scheme.lower()], userinfo + at + first, parts.path, parts.query, "")
     )
-    startup = [ClusterNode(*_host_port(address)) for address in others]
+    return seed, [_host_port(address) for address in others]
+
+
+def cluster_from_url(url: str, **options: Any) -> RedisCluster:
+    """A cluster client, discovering the cluster from the nodes the URL lists."""
+    seed, others = cluster_seed(url)
+    startup = [ClusterNode(host, port) for host, port in others]
     return RedisCluster.from_url(seed, startup_nodes=startup, **options)
 
 

@@ -24,6 +24,7 @@ class Batch:
     weights: npt.NDArray[np.float32]  # (b,) engagement weight of the current event
     carry: npt.NDArray[np.int64]  # (b,) row of the previous step's hidden state continued here
     reset: npt.NDArray[np.bool_]  # (b,) the row starts a new session: its hidden state is zero
+    session: npt.NDArray[np.int64]  # (b,) the session each row follows
 
 
 def session_parallel_batches(
@@ -34,6 +35,7 @@ def session_parallel_batches(
     queue = np.arange(sessions.n_sessions) if order is None else order
     queue = queue[lengths[queue] >= 2]  # a single event has no next item to learn from
     n_rows = min(batch_size, len(queue))
+    session = queue[:n_rows].astype(np.int64)
     position = sessions.offsets[queue[:n_rows]].copy()  # (b,) index of the current event
     end = sessions.offsets[queue[:n_rows] + 1].copy()  # (b,) one past the session's last event
     next_in_queue = n_rows
@@ -46,16 +48,20 @@ def session_parallel_batches(
             weights=sessions.weights[position],
             carry=carry,
             reset=reset,
+            session=session,
         )
         position = position + 1
         finished = position + 1 >= end
         reset = finished.copy()
+        session = session.copy()  # the yielded batch keeps its own
         for row in np.flatnonzero(finished):
             if next_in_queue < len(queue):
                 s = queue[next_in_queue]
                 next_in_queue += 1
                 position[row], end[row] = sessions.offsets[s], sessions.offsets[s + 1]
+                session[row] = s
                 finished[row] = False
         keep = ~finished  # rows whose session ended with none left to take over
         carry = np.flatnonzero(keep).astype(np.int64)
         position, end, reset = position[keep], end[keep], reset[keep]
+        session = session[keep]

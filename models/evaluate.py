@@ -31,10 +31,17 @@ Predictions = Iterator[tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]]
 
 
 @torch.no_grad()
-def gru_predictions(model: GRU4Rec, sessions: Sessions, max_sessions: int = 512) -> Predictions:
+def gru_predictions(
+    model: GRU4Rec,
+    sessions: Sessions,
+    max_sessions: int = 512,
+    scored_from: npt.NDArray[np.int64] | None = None,
+) -> Predictions:
     """(scores, targets) for every next-item target, chunk by chunk of sessions.
 
     Within a chunk all sessions step in parallel, position by position, from a zero state.
+    `scored_from` (n_sessions,): the first position of each session whose item is a target
+    (earlier ones only build the state; default 1, every target).
     """
     model.eval()
     for first in range(0, sessions.n_sessions, max_sessions):
@@ -50,8 +57,13 @@ def gru_predictions(model: GRU4Rec, sessions: Sessions, max_sessions: int = 512)
                 hidden[active],
             )
             hidden[active] = hidden_active
-            scores = model.score_all(hidden_active).numpy()
-            yield scores, sessions.items[events + 1]
+            scored = np.ones(len(active), dtype=np.bool_)
+            if scored_from is not None:
+                scored = t + 1 >= scored_from[chunk[active]]
+                if not scored.any():
+                    continue
+            scores = model.score_all(hidden_active[torch.from_numpy(scored)]).numpy()
+            yield scores, sessions.items[events[scored] + 1]
 
 
 def measure(predictions: Predictions) -> dict[str, float]:

@@ -66,10 +66,13 @@ def train_epochs(
     item_counts: npt.NDArray[np.int64],
     progress: bool = True,
     after_epoch: Callable[[int, GRU4Rec], None] | None = None,
+    initial: torch.Tensor | None = None,
 ) -> list[float]:
     """Run config.n_epochs epochs in place; returns the mean loss per event of each epoch.
 
     `after_epoch(epoch, model)` runs after each epoch (1-based), e.g. to validate.
+    `initial` (n_sessions, H) starts each session from a given state instead of zero: the
+    learner continues a session whose earlier events an earlier round trained on.
     """
     rng = np.random.default_rng(config.seed)
     sampler = NegativeSampler(
@@ -88,7 +91,11 @@ def train_epochs(
             n_rows = len(batch.inputs)
             # rows continue their session's state; a new session starts from zero
             hidden = hidden.detach()[torch.from_numpy(batch.carry)]
-            hidden[torch.from_numpy(batch.reset)] = 0.0
+            reset = torch.from_numpy(batch.reset)
+            if initial is None:
+                hidden[reset] = 0.0
+            else:
+                hidden[reset] = initial[torch.from_numpy(batch.session[batch.reset])]
             targets = torch.from_numpy(batch.targets)
             candidates = torch.cat([targets, torch.from_numpy(sampler.sample())])
             if len(candidates) < 2:

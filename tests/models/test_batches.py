@@ -112,3 +112,12 @@ def test_every_event_but_the_last_is_an_input_once() -> None:
     expected = [(s[t], s[t + 1]) for s in lists for t in range(len(s) - 1)]
     assert len(pairs) == sessions.n_predictions
     assert sorted(pairs) == sorted(expected)
+
+
+def test_each_row_names_the_session_it_follows() -> None:
+    batches = list(session_parallel_batches(SESSIONS, batch_size=2))
+    assert [b.session.tolist() for b in batches] == [[0, 1], [0, 3], [3], [3]]
+    for b in batches:  # the session's own events, so that a row can start from its state
+        for row, s in enumerate(b.session.tolist()):
+            start, end = SESSIONS.offsets[s], SESSIONS.offsets[s + 1]
+            assert b.inputs[row] in SESSIONS.items[start:end]

@@ -1,0 +1,148 @@
+"""The learning loop, short and real: swipes through the service reach the log, the learner
+trains a round on them, the guard passes it, the version is published behind the symlink and
+the service swaps to it and serves it; a bad candidate is kept back."""
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.settings import Settings
+from learn.guard import judge
+from learn.joiner import Fragment
+from learn.run import Learner, parse_args, start
+from tests.app.test_routes import swipe
+from tests.conftest import TinyBundle
+
+
+def learner_for(tmp_path: Path, tiny: TinyBundle, *extra: str) -> Learner:
+    base = tmp_path / "base"
+    if not base.exists():
+        shutil.copytree(tiny.path, base)
+        torch.save(tiny.checkpoint, tmp_path / "base.pt")
+    args = parse_args(
+        [
+            "--link",
+            str(tmp_path / "live"),
+            "--base",
+            str(base),
+            "--checkpoint",
+            str(tmp_path / "base.pt"),
+            "--state",
+            str(tmp_path / "learn" / "state.pt"),
+            "--event-log",
+            str(tmp_path / "events.log"),
+            "--metrics-port",
+            "0",
+            "--guard-share",
+            "0.3",
+            "--min-guard-events",
+            "5",
+            *extra,
+        ]
+    )
+    return start(args)
+
+
+@pytest.fixture
+def served(tmp_path: Path, tiny_bundle: TinyBundle) -> Iterator[tuple[TestClient, Learner]]:
+    learner = learner_for(tmp_path, tiny_bundle, "--guard-tolerance", "1.0")
+    settings = Settings(
+        bundle_dir=tmp_path / "live",
+        bundle_poll_s=0.1,
+        cursor_secret="t",
+        event_log_path=tmp_path / "events.log",
+        event_flush_s=0.01,
+    )
+    with TestClient(create_app(settings, np.random.default_rng(0))) as client:
+        yield client, learner
+
+
+def replay_sessions(client: TestClient, tiny: TinyBundle, n_sessions: int) -> int:
+    """Held-out sessions of the generated log, swiped through the service; returns swipes."""
+    ids = list(tiny.checkpoint["item_ids"])
+    held_out = tiny.data.held_out.sessions
+    swipes = 0
+    for s in range(min(n_sessions, held_out.n_sessions)):
+        for row in held_out.items[held_out.offsets[s] : held_out.offsets[s + 1]].tolist():
+            assert swipe(client, f"u{s}", ids[row], watch_ms=9000).status_code == 200
+            swipes += 1
+    return swipes
+
+
+def wait_for_version(client: TestClient, version: str, timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if client.get("/readyz").json().get("model_version") == version:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_swipes_are_learned_published_and_served(
+    served: tuple[TestClient, Learner], tiny_bundle: TinyBundle, tmp_path: Path
+) -> None:
+    client, learner = served
+    swipes = replay_sessions(client, tiny_bundle, 60)
+    assert swipes >= 200
+    time.sleep(0.2)  # the service writes its log file every 10 ms
+    line = learner.round()
+    assert line is not None
+    assert line["published"], line
+    held = sum(len(events) for events in learner.joiner.pending.values())
+    assert line["events"] + held == swipes  # every swipe trained or held back, none twice
+    link = tmp_path / "live"
+    assert link.is_symlink()
+    assert link.resolve().name == line["published"]
+    assert wait_for_version(client, line["published"])
+    page = client.get("/feed", params={"session_id": "u0"}).json()
+    assert page["model_version"] == line["published"]
+    time.sleep(0.2)
+    learner.round()  # reads the page: the swipe-to-served lag is observed
+    lag = learner.metrics.registry.get_sample_value("nextswipe_learn_swipe_to_served_seconds_count")
+    assert lag == line["events"]
+
+
+def test_a_restart_trains_nothing_twice(
+    served: tuple[TestClient, Learner], tiny_bundle: TinyBundle, tmp_path: Path
+) -> None:
+    client, learner = served
+    swipes = replay_sessions(client, tiny_bundle, 40)
+    time.sleep(0.2)
+    first = learner.round()
+    assert first is not None
+    held = sum(len(events) for events in learner.joiner.pending.values())
+    assert held
+    assert first["events"] + held == swipes
+    # a restarted learner reads nothing again: it trains what the guard held back, only that
+    again = learner_for(tmp_path, tiny_bundle, "--guard-tolerance", "1.0")
+    second = again.round()
+    assert second is not None
+    assert second["events"] == held
+    assert learner_for(tmp_path, tiny_bundle).round() is None
+    assert again.state["trained_events"] == swipes
+
+
+def test_a_worse_candidate_is_kept_back(tiny_bundle: TinyBundle) -> None:
+    serving = tiny_bundle.checkpoint
+    broken = {**serving, "model": {k: torch.randn_like(v) for k, v in serving["model"].items()}}
+    ids = list(serving["item_ids"])
+    held_out = tiny_bundle.data.held_out.sessions
+    fragments = [
+        Fragment(
+            f"u{s}", [], [], [ids[r] for r in held_out.items[a:b].tolist()], [1.0] * int(b - a), 0
+        )
+        for s, (a, b) in enumerate(zip(held_out.offsets[:-1], held_out.offsets[1:], strict=True))
+    ]
+    verdict = judge(broken, serving, fragments, tolerance=0.02, min_events=5)
+    assert not verdict.publish
+    assert verdict.reason == "worse"
+    assert verdict.events > 5
+    assert judge(serving, serving, fragments, 0.02, 5).publish
+    assert judge(serving, serving, fragments[:1], 0.02, 10_000).reason == "too few events"
