@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from models.export import export
+from models.export import ReusedContent, export
 from models.sessions import Sessions
 from models.train import Checkpoint
 
@@ -68,6 +68,7 @@ def publish(
     train_sessions: Sessions,
     query_sessions: Sessions | None,
     keep: int,
+    content: ReusedContent | None = None,
 ) -> Path:
     """The new version's directory, now served; ParityFailed leaves the old one served."""
     out = versions / version
@@ -78,6 +79,7 @@ def publish(
         version,
         query_sessions=query_sessions if query_sessions and query_sessions.n_sessions else None,
         train_sessions=train_sessions,
+        content=content,
     )
     if parity.max_abs_hidden_diff > MAX_HIDDEN_DIFF or parity.same_top_k_sets < MIN_SAME_TOP_K:
         shutil.rmtree(out, ignore_errors=True)

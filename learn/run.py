@@ -21,9 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from app.bundle import MANIFEST_FILE, Manifest
 from app.events.entries import MalformedEntry, PageEntry, SwipeEntry, decode_entry
 from app.events.log import EventReader, Positions
+from learn.content import LearnerContent
 from learn.guard import held_back_sessions, judge
 from learn.joiner import CONTEXT, Fragment, Joiner
 from learn.metrics import LearnerMetrics
@@ -31,6 +35,8 @@ from learn.publish import ParityFailed, flip, prune, publish
 from learn.rounds import as_rows, learn_round
 from learn.source import open_log
 from learn.state import LearnerState, load_state, save_state
+from models.config import TrainConfig
+from models.projection import Projection
 from models.train import Checkpoint, load_checkpoint
 from models.vocab import ItemVocab
 
@@ -63,6 +69,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--redis-url", default=env("NEXTSWIPE_REDIS_URL") or None)
     parser.add_argument(
         "--event-log", type=Path, default=Path(env("NEXTSWIPE_EVENT_LOG_PATH", "build/events.log"))
+    )
+    parser.add_argument(
+        "--catalogue-path",
+        type=Path,
+        default=Path(env("NEXTSWIPE_CATALOGUE_PATH", "build/catalogue.log")),
+        help="the embedded store's catalogue log (uploads' content); unused with Redis",
     )
     parser.add_argument("--key-prefix", default=env("NEXTSWIPE_KEY_PREFIX", "ns"))
     parser.add_argument("--shards", type=int, default=int(env("NEXTSWIPE_EVENT_SHARDS", "4")))
@@ -114,6 +126,8 @@ class Learner:
     state: LearnerState
     reader: EventReader
     metrics: LearnerMetrics
+    content: LearnerContent
+    projection: Projection | None = None  # the last published one: where grown rows start
     served: dict[str, Served] = field(default_factory=dict)
     rng: random.Random = field(default_factory=lambda: random.Random(0))
 
@@ -149,7 +163,12 @@ class Learner:
         replay = self._replay_sample(len(train))
         print(f"round {number}: training on {n_new} events", flush=True)
         candidate, loss, grown = learn_round(
-            self.state["checkpoint"], train, replay, self.args.epochs, number, {}
+            self.state["checkpoint"],
+            train,
+            replay,
+            self.args.epochs,
+            number,
+            self._starting_rows(train, replay),
         )
         verdict = judge(
             candidate,
@@ -164,6 +183,8 @@ class Learner:
             version = f"{self.state['name']}-r{number:05d}-{time.strftime('%Y%m%dT%H%M%S')}"
             vocab = ItemVocab(tuple(candidate["item_ids"]))
             print(f"round {number}: exporting {version}", flush=True)
+            sessions = as_rows(vocab, [*train, *replay]).sessions
+            content = self.content.refit(candidate, sessions, number)
             try:
                 publish(
                     candidate,
@@ -178,10 +199,12 @@ class Learner:
                             "serving": verdict.serving,
                         }
                     },
-                    as_rows(vocab, [*train, *replay]).sessions,
+                    sessions,
                     held_back_sessions(vocab, guard)[0],
                     self.args.keep,
+                    content,
                 )
+                self.projection = content.content.projection
                 published = version
                 publish_s = time.time() - t0
                 self.state["serving"] = serving_part(candidate)
@@ -228,6 +251,23 @@ class Learner:
     def versions(self) -> Path:
         versions: Path = self.args.versions or self.args.link.parent / "versions"
         return versions
+
+    def _starting_rows(
+        self, train: list[Fragment], replay: list[Fragment]
+    ) -> dict[str, npt.NDArray[np.float32]]:
+        """[embedding | bias] of the round's items the vocabulary lacks, where content has
+        them: the projection of the last published version (refitted at first need)."""
+        known = set(self.state["checkpoint"]["item_ids"])
+        new = {i for f in (*train, *replay) for i in (*f.context_items, *f.items)} - known
+        if not new:
+            return {}
+        if self.projection is None:
+            vocab = ItemVocab(tuple(self.state["checkpoint"]["item_ids"]))
+            trained = [f for f in (*train, *replay) if set(f.items) <= known]
+            sessions = as_rows(vocab, trained).sessions
+            refit = self.content.refit(self.state["checkpoint"], sessions, 0)
+            self.projection = refit.content.projection
+        return self.content.projected(self.projection, sorted(new))
 
     def _read_all(self) -> list[Any]:
         records = []
@@ -327,7 +367,15 @@ def start(args: argparse.Namespace) -> Learner:
     reader.commit(state["positions"])  # in the checkpoint: acknowledge what a crash left pending
     metrics = LearnerMetrics()
     metrics.serve(args.metrics_port)
-    return Learner(args, state, reader, metrics)
+    content = LearnerContent(
+        args.base,
+        TrainConfig(**state["checkpoint"]["config"]),
+        args.state.parent / "content.npz",
+        args.redis_url,
+        args.catalogue_path,
+        args.key_prefix,
+    )
+    return Learner(args, state, reader, metrics, content)
 
 
 def main(argv: list[str] | None = None) -> None:

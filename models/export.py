@@ -33,6 +33,7 @@ import torch
 
 from app.bundle import (
     CLUSTERS_FILE,
+    ENCODER_FILES,
     INDEX_FILE,
     ITEM_IDS_FILE,
     MANIFEST_FILE,
@@ -49,7 +50,12 @@ from app.bundle import (
     sha256_file,
 )
 from models import config as config_module
-from models.content_export import append_content_items, fit_content, training_sessions
+from models.content_export import (
+    Content,
+    append_content_items,
+    fit_content,
+    training_sessions,
+)
 from models.gru4rec import GRU4Rec
 from models.index_choice import IndexPlan, choose_index
 from models.item_index import folded_item_vectors, item_clusters, query_vectors
@@ -61,6 +67,12 @@ from models.titles import read_titles
 from models.train import Checkpoint, load_checkpoint, model_from_checkpoint
 
 DEFAULT_PLAN = IndexPlan()
+
+
+@dataclass(frozen=True, slots=True)
+class ReusedContent:
+    content: Content
+    encoder_dir: Path  # a bundle holding the encoder's files
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,12 +195,15 @@ def export(
     plan: IndexPlan = DEFAULT_PLAN,
     train_sessions: Sessions | None = None,
     content_items: dict[str, str] | None = None,
+    content: ReusedContent | None = None,
 ) -> tuple[Manifest, Parity]:
     """Write the bundle to `out` (replacing it) and return its manifest and parity figures.
 
     `query_sessions` (held-out sessions) give the states an approximate index is measured on;
     `train_sessions` those the projection is judged on (rebuilt for a generated log);
     `content_items` ({item id: title}) add the titled items the checkpoint lacks.
+    `content`: an encoder and projection made already, the encoder's files copied from a
+    bundle (the learner's versions: no encoder export, no projection search).
     """
     model = model_from_checkpoint(checkpoint)
     counts = checkpoint["item_counts"].numpy()
@@ -199,10 +214,15 @@ def export(
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
-        content = fit_content(model, checkpoint, staging, train_sessions)
-        content.projection.write_onnx(staging / PROJECTION_FILE)
+        if content is None:
+            chosen = fit_content(model, checkpoint, staging, train_sessions)
+        else:
+            chosen = content.content
+            for name in ENCODER_FILES[chosen.description["encoder"]["kind"]]:
+                shutil.copyfile(content.encoder_dir / name, staging / name)
+        chosen.projection.write_onnx(staging / PROJECTION_FILE)
         checkpoint, n_content_only = append_content_items(
-            model, checkpoint, content_items or {}, content
+            model, checkpoint, content_items or {}, chosen
         )
         index_info = write_bundle_files(
             model, checkpoint, staging, n_clusters, query_sessions, plan
@@ -220,11 +240,11 @@ def export(
             dataset=checkpoint["dataset"],
             metrics=metrics or {},
             files={p.name: sha256_file(p) for p in sorted(staging.iterdir())},
-            content={**content.description, "n_content_only": n_content_only},
+            content={**chosen.description, "n_content_only": n_content_only},
             extra={
                 "parity": {
                     **asdict(parity),
-                    "projection_max_abs_diff": projection_parity(content.projection, staging),
+                    "projection_max_abs_diff": projection_parity(chosen.projection, staging),
                 }
             },
         )

@@ -492,6 +492,36 @@ def choose_shift(points: list[dict[str, Any]], bar: float) -> tuple[int, bool]:
     return max(allowed, key=key), True
 
 
+def fit_chosen(
+    kind: str,
+    params: dict[str, Any],
+    content: F32,
+    targets: F32,
+    states: F32,
+    next_rows: I64,
+    seed: int,
+) -> Feedforward | Neighbours:
+    """The candidate `kind` with its chosen `params`, fitted on all n items: the last step of
+    the choice, and how the learner refits a published projection to a newer model's rows."""
+    if kind == "ridge":
+        return Feedforward((fit_ridge(content, targets, params["relative_alpha"]),))
+    if kind == "mlp":
+        return Feedforward(fit_mlp(content, targets, seed))
+    if kind == "ranked":
+        start = fit_ridge(content, targets, params["start_relative_alpha"])
+        ((_, weight, bias),) = fit_ranked(
+            content,
+            targets,
+            states,
+            next_rows,
+            (start.weight, start.bias),
+            seed,
+            (params["steps"],),
+        )
+        return Feedforward((Layer(weight, bias),))
+    return Neighbours.fit(content, targets, params["k"], params["tau"])
+
+
 def choose_projection(
     content: F32,  # (n, D) the trained items' content vectors, row i = item i
     targets: F32,  # (n, H + 1) their [embedding | bias] rows
@@ -594,25 +624,7 @@ def choose_projection(
 
     best = max(range(len(table)), key=rank)
     kind, params = table[best]["kind"], table[best]["params"]
-    mapping: Feedforward | Neighbours
-    if kind == "ridge":
-        mapping = Feedforward((fit_ridge(content, targets, params["relative_alpha"]),))
-    elif kind == "mlp":
-        mapping = Feedforward(fit_mlp(content, targets, seed))
-    elif kind == "ranked":
-        start = fit_ridge(content, targets, params["start_relative_alpha"])
-        ((_, weight, bias),) = fit_ranked(
-            content,
-            targets,
-            states,
-            next_rows,
-            (start.weight, start.bias),
-            seed,
-            (params["steps"],),
-        )
-        mapping = Feedforward((Layer(weight, bias),))
-    else:
-        mapping = Neighbours.fit(content, targets, params["k"], params["tau"])
+    mapping = fit_chosen(kind, params, content, targets, states, next_rows, seed)
     shift_choice = {
         "shift_sd": table[best]["shift_sd"],
         "unit": unit,  # the bias's standard deviation

@@ -20,6 +20,18 @@ logger = logging.getLogger(__name__)
 _LENGTH = struct.Struct("<I")
 
 
+def parse_records(data: bytes) -> tuple[list[bytes], int]:
+    """The whole records of a log file's bytes, and the offset after the last one."""
+    entries, offset = [], 0
+    while offset + _LENGTH.size <= len(data):
+        (length,) = _LENGTH.unpack_from(data, offset)
+        if offset + _LENGTH.size + length > len(data):
+            break
+        entries.append(data[offset + _LENGTH.size : offset + _LENGTH.size + length])
+        offset += _LENGTH.size + length
+    return entries, offset
+
+
 class LocalCatalogueLog(CatalogueLog):
     __slots__ = ("_entries", "_file", "_lock")
 
@@ -35,13 +47,7 @@ class LocalCatalogueLog(CatalogueLog):
             return cls()
         path.parent.mkdir(parents=True, exist_ok=True)
         data = path.read_bytes() if path.exists() else b""
-        entries, offset = [], 0
-        while offset + _LENGTH.size <= len(data):
-            (length,) = _LENGTH.unpack_from(data, offset)
-            if offset + _LENGTH.size + length > len(data):
-                break
-            entries.append(data[offset + _LENGTH.size : offset + _LENGTH.size + length])
-            offset += _LENGTH.size + length
+        entries, offset = parse_records(data)
         file = path.open("r+b" if path.exists() else "w+b")
         if offset < len(data):
             logger.warning(

@@ -38,6 +38,8 @@ def learner_for(tmp_path: Path, tiny: TinyBundle, *extra: str) -> Learner:
             str(tmp_path / "learn" / "state.pt"),
             "--event-log",
             str(tmp_path / "events.log"),
+            "--catalogue-path",
+            str(tmp_path / "catalogue.log"),
             "--metrics-port",
             "0",
             "--guard-share",
@@ -45,7 +47,7 @@ def learner_for(tmp_path: Path, tiny: TinyBundle, *extra: str) -> Learner:
             "--min-guard-events",
             "5",
             *extra,
-        ]
+        ]  # fmt: skip
     )
     return start(args)
 
@@ -59,6 +61,8 @@ def served(tmp_path: Path, tiny_bundle: TinyBundle) -> Iterator[tuple[TestClient
         cursor_secret="t",
         event_log_path=tmp_path / "events.log",
         event_flush_s=0.01,
+        catalogue_path=tmp_path / "catalogue.log",
+        admin_token="admin",
     )
     with TestClient(create_app(settings, np.random.default_rng(0))) as client:
         yield client, learner
@@ -89,7 +93,12 @@ def test_swipes_are_learned_published_and_served(
     served: tuple[TestClient, Learner], tiny_bundle: TinyBundle, tmp_path: Path
 ) -> None:
     client, learner = served
+    upload = {"items": [{"item_id": "fresh", "title": "a new video about cats # cats"}]}
+    assert client.post("/items", json=upload, headers={"Authorization": "Bearer admin"}).is_success
     swipes = replay_sessions(client, tiny_bundle, 60)
+    for n in range(3):  # an upload the vocabulary lacks, swiped in three sessions
+        assert swipe(client, f"u{n}", "fresh").status_code == 200
+    swipes += 3
     assert swipes >= 200
     time.sleep(0.2)  # the service writes its log file every 10 ms
     line = learner.round()
@@ -97,6 +106,14 @@ def test_swipes_are_learned_published_and_served(
     assert line["published"], line
     held = sum(len(events) for events in learner.joiner.pending.values())
     assert line["events"] + held == swipes  # every swipe trained or held back, none twice
+    assert line["grown_items"] == 1
+    assert "fresh" in learner.state["checkpoint"]["item_ids"]
+    assert learner.projection is not None  # its row started from the projected upload
+    start_row = learner.content.projected(learner.projection, ["fresh"])["fresh"]  # catalogue log
+    assert start_row.shape == (
+        learner.state["checkpoint"]["model"]["item_bias.weight"].shape[1]
+        + learner.state["checkpoint"]["config"]["hidden_size"],
+    )
     link = tmp_path / "live"
     assert link.is_symlink()
     assert link.resolve().name == line["published"]
