@@ -33,6 +33,11 @@ class LearnerMetrics:
             registry=r,
         )
         self.rounds = Counter("nextswipe_learn_rounds_total", "Training rounds run", registry=r)
+        self.failed_rounds = Counter(
+            "nextswipe_learn_failed_rounds_total",
+            "Rounds that raised (the learner went on from its checkpoint)",
+            registry=r,
+        )
         self.published = Counter(
             "nextswipe_learn_versions_published_total",
             "Versions that passed the guard and serve",

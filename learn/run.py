@@ -13,10 +13,13 @@ the service's own NEXTSWIPE_* variables (the log's place and shape).
 """
 
 import argparse
+import json
+import logging
 import os
 import random
 import statistics
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +43,7 @@ from models.projection import Projection
 from models.train import Checkpoint, load_checkpoint
 from models.vocab import ItemVocab
 
+logger = logging.getLogger(__name__)
 READ_BATCH = 5000
 
 
@@ -108,6 +112,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--session-ttl-s", type=int, default=int(env("NEXTSWIPE_SESSION_TTL_S", "1800"))
     )
     parser.add_argument("--metrics-port", type=int, default=9101, help="0: no metrics server")
+    parser.add_argument(
+        "--lag-log", type=Path, default=None, help="JSON lines: each version's swipe lags (s)"
+    )
     parser.add_argument("--rounds", type=int, default=0, help="stop after this many (0: never)")
     return parser.parse_args(argv)
 
@@ -284,6 +291,9 @@ class Learner:
         for swipe_ms in served.swipe_ms:
             self.metrics.swipe_to_served.observe(max(page.server_ms - swipe_ms, 0) / 1000)
         lags = [(page.server_ms - ms) / 1000 for ms in served.swipe_ms]
+        if self.args.lag_log is not None:
+            with self.args.lag_log.open("a") as f:
+                f.write(json.dumps({"version": page.model_version, "lags_s": lags}) + "\n")
         if lags:
             print(
                 f"served {page.model_version}: swipe-to-served lag p50 "
@@ -351,7 +361,7 @@ def initial_state(args: argparse.Namespace) -> LearnerState:
     }
 
 
-def start(args: argparse.Namespace) -> Learner:
+def start(args: argparse.Namespace, metrics: LearnerMetrics) -> Learner:
     state = load_state(args.state)
     if state is None:
         state = initial_state(args)
@@ -365,8 +375,6 @@ def start(args: argparse.Namespace) -> Learner:
         args.redis_url, args.event_log, args.key_prefix, args.shards, state["positions"]
     )
     reader.commit(state["positions"])  # in the checkpoint: acknowledge what a crash left pending
-    metrics = LearnerMetrics()
-    metrics.serve(args.metrics_port)
     content = LearnerContent(
         args.base,
         TrainConfig(**state["checkpoint"]["config"]),
@@ -378,9 +386,21 @@ def start(args: argparse.Namespace) -> Learner:
     return Learner(args, state, reader, metrics, content)
 
 
+def restart(args: argparse.Namespace, metrics: LearnerMetrics) -> Learner:
+    """The learner as a fresh start would make it, once the log can be reached again."""
+    while True:
+        time.sleep(args.interval_s)
+        try:
+            return start(args, metrics)
+        except Exception:
+            logger.exception("starting again from the checkpoint failed; trying later")
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    learner = start(args)
+    metrics = LearnerMetrics()
+    metrics.serve(args.metrics_port)
+    learner = start(args, metrics)
     print(
         f"learning from {'Redis ' + args.redis_url if args.redis_url else args.event_log}; "
         f"serving {args.link} -> {args.link.resolve()}; round {learner.state['round']}, "
@@ -390,8 +410,15 @@ def main(argv: list[str] | None = None) -> None:
     rounds = 0
     while args.rounds == 0 or rounds < args.rounds:
         deadline = time.monotonic() + args.interval_s
-        if learner.round() is not None:
-            rounds += 1
+        try:
+            if learner.round() is not None:
+                rounds += 1
+        except Exception:  # Redis away, a full disk: start again from the checkpoint
+            logger.exception("round failed; going on from the last checkpoint")
+            metrics.failed_rounds.inc()
+            with suppress(Exception):
+                learner.reader.close()
+            learner = restart(args, metrics)
         time.sleep(max(deadline - time.monotonic(), 0.0))
 
 

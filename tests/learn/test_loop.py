@@ -16,6 +16,7 @@ from app.main import create_app
 from app.settings import Settings
 from learn.guard import judge
 from learn.joiner import Fragment
+from learn.metrics import LearnerMetrics
 from learn.run import Learner, parse_args, start
 from tests.app.test_routes import swipe
 from tests.conftest import TinyBundle
@@ -49,7 +50,7 @@ def learner_for(tmp_path: Path, tiny: TinyBundle, *extra: str) -> Learner:
             *extra,
         ]  # fmt: skip
     )
-    return start(args)
+    return start(args, LearnerMetrics())
 
 
 @pytest.fixture
