@@ -8,6 +8,7 @@ after a failure, since a compare-and-set replayed after a lost reply would apply
 """
 
 import asyncio
+from contextlib import suppress
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -105,7 +106,12 @@ async def forget_stale_connections(client: RedisClient, error: BaseException) ->
     """
     if not isinstance(error, LostConnection):
         return
-    if isinstance(client, RedisCluster):
-        await asyncio.gather(*(node.disconnect_free_connections() for node in client.get_nodes()))
-    else:
-        await client.connection_pool.disconnect(inuse_connections=False)
+    # closing is best effort: a close that times out (a loaded Redis or event loop) must not
+    # turn the request's 503 into a 500; the pool drops such a connection on its next use
+    with suppress(*REDIS_ERRORS, OSError):
+        if isinstance(client, RedisCluster):
+            await asyncio.gather(
+                *(node.disconnect_free_connections() for node in client.get_nodes())
+            )
+        else:
+            await client.connection_pool.disconnect(inuse_connections=False)

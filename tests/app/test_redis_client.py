@@ -3,10 +3,12 @@ a command again after a failure (a replayed compare-and-set would apply twice)."
 
 import anyio
 import pytest
+from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError
 
-from app.redis_client import cluster_from_url, create_redis
+from app.redis_client import cluster_from_url, create_redis, forget_stale_connections
 
 # Counts its call, then keeps the server busy for ARGV[1] ms: longer than the client waits.
 COUNT_THEN_STALL = """
@@ -60,3 +62,21 @@ async def test_a_command_that_times_out_is_not_sent_again(server_url: str) -> No
     await anyio.sleep(0.5)  # the script ends; a replay would have queued behind it
     assert await client.get("calls") == b"1"  # run once, and the client works again
     await client.aclose()
+
+
+class SlowToClose(ConnectionPool):
+    """A pool whose connections time out while closing, as under a loaded Redis."""
+
+    async def disconnect(self, inuse_connections: bool = True) -> None:
+        raise TimeoutError("Timed out closing connection after 0.5")
+
+
+def test_forgetting_stale_connections_never_raises(redis_url: str) -> None:
+    """A close that times out must leave the request's 503, never turn it into a 500."""
+
+    async def forget() -> None:
+        client = Redis(connection_pool=SlowToClose.from_url(redis_url))
+        await forget_stale_connections(client, RedisConnectionError("lost"))
+        await client.aclose()
+
+    anyio.run(forget)
