@@ -31,7 +31,7 @@ LOADTEST := $(BIN)/python -m loadtest.run --workers $(WORKERS) --bundle $(BUNDLE
 
 .PHONY: install redis check test bundle-tiny bundle bundle-microlens bundle-1m tune-microlens \
 	cold-eval run serve learn clean loadtest loadtest-step loadtest-baseline soak bench-uploads \
-	bench-exposure
+	bench-exposure bench-day2
 
 # One virtual environment with every extra; rebuilt when pyproject.toml changes.
 $(BIN)/.installed: pyproject.toml
@@ -145,6 +145,11 @@ bench-uploads: install bundle
 bench-exposure: install bundle
 	$(BIN)/python -m loadtest.catalogue_bench exposure --bundle $(BUNDLE) --rate 500 \
 	  --titles ../shared/data/microlens50k/MicroLens-50k_titles.csv.gz
+
+# The learning loop on MicroLens (issue 10): day 1 serves, day 2 streams in, the learner
+# publishes; frozen, online and batch models on the test users; report in build/day2.
+bench-day2: install redis
+	$(BIN)/python -m loadtest.day2 --data $(DATA)
 
 clean:
 	rm -rf build $(BUNDLE_DIR)

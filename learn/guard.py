@@ -3,19 +3,24 @@
 Both models rank every item for each new event of the sessions held back from this round
 (their contexts build the state), with the evaluation protocol's Recall@20 and MRR@20.
 Events whose item the serving model lacks are left out of both, as the protocol drops items
-unknown to training. Too few events decide nothing: the candidate is kept back.
+unknown to training. Too few events decide nothing: the candidate is kept back. The verdict
+is paired and one-sided (`judge`), so that noise alone neither blocks nor passes a round.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from learn.joiner import Fragment
-from models.evaluate import gru_predictions, measure
+from models.evaluate import gru_predictions
+from models.metrics import conservative_ranks
 from models.sessions import Sessions
 from models.train import Checkpoint, model_from_checkpoint
 from models.vocab import ItemVocab
+
+Z = 2.0  # standard errors of the paired difference: a worse verdict must be this sure
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,33 +56,59 @@ def held_back_sessions(
     return Sessions.from_lists(items, weights), np.array(scored_from, dtype=np.int64)
 
 
+def hits_and_ranks(
+    checkpoint: Checkpoint, sessions: Sessions, scored_from: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """(n_events,) conservative rank of each held-back target, in one fixed order."""
+    predictions = gru_predictions(
+        model_from_checkpoint(checkpoint), sessions, scored_from=scored_from
+    )
+    ranks = [conservative_ranks(scores, targets) for scores, targets in predictions]
+    return np.concatenate(ranks) if ranks else np.zeros(0, dtype=np.int64)
+
+
+def summary(ranks: npt.NDArray[np.int64]) -> dict[str, float]:
+    within = ranks <= 20
+    return {
+        "recall@20": float(within.mean()),
+        "mrr@20": float(np.where(within, 1.0 / ranks, 0.0).mean()),
+        "events": float(len(ranks)),
+    }
+
+
 def judge(
     candidate: Checkpoint,
     serving: Checkpoint,
     held_back: Sequence[Fragment],
     tolerance: float,
     min_events: int,
+    z: float = Z,
 ) -> Verdict:
-    """Publish when the candidate's Recall@20 is at least (1 - tolerance) of the serving one's."""
+    """Kept back only when the candidate is worse than the serving model by more than
+    `tolerance` (relative Recall@20) with confidence: the paired difference of their hits on
+    the same events, plus z standard errors, still below -tolerance x the serving recall. A
+    few hundred held-back events put a plain comparison within noise of either verdict."""
     sessions, scored_from = held_back_sessions(ItemVocab(tuple(serving["item_ids"])), held_back)
-    results = {}
-    for name, checkpoint in (("candidate", candidate), ("serving", serving)):
-        if sessions.n_sessions == 0:
-            results[name] = {"events": 0.0}
-            continue
-        predictions = gru_predictions(
-            model_from_checkpoint(checkpoint), sessions, scored_from=scored_from
+    if sessions.n_sessions == 0:
+        return Verdict(False, "too few events", 0, {}, {})
+    new = hits_and_ranks(candidate, sessions, scored_from)
+    old = hits_and_ranks(serving, sessions, scored_from)
+    results = {"candidate": summary(new), "serving": summary(old)} if len(old) else {}
+    if len(old) < min_events:
+        return Verdict(
+            False,
+            "too few events",
+            len(old),
+            results.get("candidate", {}),
+            results.get("serving", {}),
         )
-        try:
-            results[name] = measure(predictions)
-        except ValueError:  # no event to rank
-            results[name] = {"events": 0.0}
-    events = int(results["serving"].get("events", 0))
-    if events < min_events:
-        return Verdict(False, "too few events", events, results["candidate"], results["serving"])
-    new, old = results["candidate"]["recall@20"], results["serving"]["recall@20"]
-    if new >= old:
-        return Verdict(True, "better", events, results["candidate"], results["serving"])
-    if new >= old * (1.0 - tolerance):
-        return Verdict(True, "within tolerance", events, results["candidate"], results["serving"])
-    return Verdict(False, "worse", events, results["candidate"], results["serving"])
+    difference = (new <= 20).astype(np.float64) - (old <= 20)
+    bound = difference.mean() + z * difference.std(ddof=1) / np.sqrt(len(difference))
+    gap = float(difference.mean())
+    reason = "better" if gap >= 0 else "within tolerance"
+    publish = bound >= -tolerance * results["serving"]["recall@20"]
+    results["candidate"]["paired_difference"] = gap
+    results["candidate"]["upper_bound"] = float(bound)
+    return Verdict(
+        publish, reason if publish else "worse", len(old), results["candidate"], results["serving"]
+    )

@@ -39,7 +39,9 @@ from learn.rounds import as_rows, learn_round
 from learn.source import open_log
 from learn.state import LearnerState, load_state, save_state
 from models.config import TrainConfig
+from models.export import ReusedContent
 from models.projection import Projection
+from models.sessions import Sessions
 from models.train import Checkpoint, load_checkpoint
 from models.vocab import ItemVocab
 
@@ -107,6 +109,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--min-guard-events", type=int, default=20)
     parser.add_argument("--min-events", type=int, default=1, help="fewer new swipes: no round")
+    parser.add_argument(
+        "--refit-s",
+        type=float,
+        default=600.0,
+        help="refit the content projection to the newest rows at most this often (s)",
+    )
+    parser.add_argument(
+        "--nice", type=int, default=10, help="CPU priority below the service and Redis"
+    )
     parser.add_argument("--keep", type=int, default=3, help="versions kept on disk")
     parser.add_argument(
         "--session-ttl-s", type=int, default=int(env("NEXTSWIPE_SESSION_TTL_S", "1800"))
@@ -135,6 +146,8 @@ class Learner:
     metrics: LearnerMetrics
     content: LearnerContent
     projection: Projection | None = None  # the last published one: where grown rows start
+    refitted: ReusedContent | None = None  # and its content part, refitted at `refitted_at`
+    refitted_at: float = 0.0
     served: dict[str, Served] = field(default_factory=dict)
     rng: random.Random = field(default_factory=lambda: random.Random(0))
 
@@ -191,7 +204,7 @@ class Learner:
             vocab = ItemVocab(tuple(candidate["item_ids"]))
             print(f"round {number}: exporting {version}", flush=True)
             sessions = as_rows(vocab, [*train, *replay]).sessions
-            content = self.content.refit(candidate, sessions, number)
+            content = self._content_for(candidate, sessions, number)
             try:
                 publish(
                     candidate,
@@ -258,6 +271,14 @@ class Learner:
     def versions(self) -> Path:
         versions: Path = self.args.versions or self.args.link.parent / "versions"
         return versions
+
+    def _content_for(self, candidate: Checkpoint, sessions: Sessions, number: int) -> ReusedContent:
+        """The projection refitted to `candidate`, or the last refit while it is recent: the
+        item space drifts little in minutes, and a refit (an MLP's) takes seconds."""
+        if self.refitted is None or time.time() - self.refitted_at > self.args.refit_s:
+            self.refitted = self.content.refit(candidate, sessions, number)
+            self.refitted_at = time.time()
+        return self.refitted
 
     def _starting_rows(
         self, train: list[Fragment], replay: list[Fragment]
@@ -398,6 +419,7 @@ def restart(args: argparse.Namespace, metrics: LearnerMetrics) -> Learner:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    os.nice(args.nice)
     metrics = LearnerMetrics()
     metrics.serve(args.metrics_port)
     learner = start(args, metrics)

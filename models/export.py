@@ -196,6 +196,7 @@ def export(
     train_sessions: Sessions | None = None,
     content_items: dict[str, str] | None = None,
     content: ReusedContent | None = None,
+    parity_sessions: int = 16,
 ) -> tuple[Manifest, Parity]:
     """Write the bundle to `out` (replacing it) and return its manifest and parity figures.
 
@@ -204,6 +205,7 @@ def export(
     `content_items` ({item id: title}) add the titled items the checkpoint lacks.
     `content`: an encoder and projection made already, the encoder's files copied from a
     bundle (the learner's versions: no encoder export, no projection search).
+    `parity_sessions`: sessions of 20 popularity-drawn events the parity check steps.
     """
     model = model_from_checkpoint(checkpoint)
     counts = checkpoint["item_counts"].numpy()
@@ -227,7 +229,7 @@ def export(
         index_info = write_bundle_files(
             model, checkpoint, staging, n_clusters, query_sessions, plan
         )
-        probe = sample_sessions(counts, 16, 20, seed=0)
+        probe = sample_sessions(counts, parity_sessions, 20, seed=0)
         parity = check_parity(model, staging, probe)
         manifest = Manifest(
             version=version or default_version(checkpoint),

@@ -27,7 +27,7 @@ from onnx import NodeProto, TensorProto, helper, numpy_helper
 
 from app.bundle import PROJECTION_INPUT, PROJECTION_OUTPUT
 from models.metrics import RankingMetrics
-from models.ranked_projection import fit_ranked
+from models.ranked_projection import CHUNK, fit_ranked
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
@@ -55,7 +55,6 @@ NEIGHBOURS_MAX_FLOATS = 2**25
 # a 1% warm tolerance binds on MicroLens (3-5), then on to where new items crowd trained out
 SHIFTS_SD = (-1.0, 0.0, 1.0, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 8.0, 10.0, 15.0, 20.0)
 WARM_TOLERANCE = 0.01  # the other targets' Recall@20 may fall this share below its reference
-CHUNK = 1024  # rows scored at once: bounds the (rows, items) score matrices
 TINY = 1e-12  # the least norm a content vector is divided by: a zero vector stays zero
 OPSET = 18
 
@@ -589,10 +588,11 @@ def choose_projection(
     for relative_alpha in RIDGE_RELATIVE_ALPHAS:
         params = {"relative_alpha": relative_alpha, "dual": path.dual}
         judged("ridge", params, Feedforward((path.layer(relative_alpha),)))
-    del path
-    # the ranked projection starts from the best ridge and is trained on the fitted items' states
+    # the ranked projection starts from the best ridge layer, as judged, and is trained on the
+    # fitted items' states
     ridge_alpha = table[max(range(len(table)), key=rank)]["params"]["relative_alpha"]
-    start = fit_ridge(content[fitted], targets[fitted], ridge_alpha)
+    start = path.layer(ridge_alpha)
+    del path
     place = np.full(n, -1, dtype=np.int64)
     place[fitted] = np.arange(len(fitted))
     warm = place[next_rows] >= 0

@@ -20,7 +20,7 @@ RANKED_STEPS = (100, 300, 1000)  # snapshots judged as candidates
 RANKED_BATCH = 1024
 RANKED_LEARNING_RATE = 1e-3
 RANKED_WEIGHT_DECAY = 1e-4
-CHUNK = 1024  # states scored at once: bounds the (states, items) score matrix
+CHUNK = 1024  # rows scored at once (here and in projection.py): bounds the (rows, items) scores
 
 
 def log_partition_without_target(states: F32, rows: F32, targets: I64) -> F32:
