@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from learn.state import fsync_directory
 from models.export import ReusedContent, export
 from models.sessions import Sessions
 from models.train import Checkpoint
@@ -34,11 +35,7 @@ def flip(link: Path, target: Path) -> None:
     temporary.unlink(missing_ok=True)
     os.symlink(os.path.relpath(target, link.parent), temporary)
     os.replace(temporary, link)
-    directory = os.open(link.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    fsync_directory(link.parent)
 
 
 def prune(versions: Path, link: Path, keep: int) -> list[Path]:

@@ -269,8 +269,7 @@ class Learner:
 
     @property
     def versions(self) -> Path:
-        versions: Path = self.args.versions or self.args.link.parent / "versions"
-        return versions
+        return versions_dir(self.args)
 
     def _content_for(self, candidate: Checkpoint, sessions: Sessions, number: int) -> ReusedContent:
         """The projection refitted to `candidate`, or the last refit while it is recent: the
@@ -353,6 +352,12 @@ class Learner:
         self.reader.commit(positions)
 
 
+def versions_dir(args: argparse.Namespace) -> Path:
+    """Where versions are published: --versions, else `versions` beside the link."""
+    versions: Path = args.versions or args.link.parent / "versions"
+    return versions
+
+
 def serving_part(checkpoint: Checkpoint) -> Checkpoint:
     """What the guard needs of the serving model: its weights and its items."""
     return {
@@ -387,7 +392,7 @@ def start(args: argparse.Namespace, metrics: LearnerMetrics) -> Learner:
     if state is None:
         state = initial_state(args)
     state["joiner_obj"] = Joiner.from_dict(state.pop("joiner"))
-    versions = args.versions or args.link.parent / "versions"
+    versions = versions_dir(args)
     versions.mkdir(parents=True, exist_ok=True)
     if not args.link.exists() and not args.link.is_symlink():
         flip(args.link, args.base.resolve())

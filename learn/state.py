@@ -23,11 +23,16 @@ def save_state(path: Path, state: LearnerState) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(temporary, path)
-    directory = os.open(path.parent, os.O_RDONLY)
+    fsync_directory(path.parent)
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make a rename in `directory` durable: the entry, not only the file, reaches the disk."""
+    descriptor = os.open(directory, os.O_RDONLY)
     try:
-        os.fsync(directory)
+        os.fsync(descriptor)
     finally:
-        os.close(directory)
+        os.close(descriptor)
 
 
 def load_state(path: Path) -> LearnerState | None:
