@@ -300,7 +300,7 @@ class Learner:
         records = []
         while batch := self.reader.read(READ_BATCH):
             records.extend(batch)
-        self.metrics.log_lag.set(self.reader.lag() - len(records) if records else self.reader.lag())
+        self.metrics.log_lag.set(self.reader.lag())
         return records
 
     def _page_served(self, page: PageEntry) -> None:
@@ -350,6 +350,7 @@ class Learner:
         to_save["joiner"] = self.joiner.to_dict()
         save_state(self.args.state, to_save)
         self.reader.commit(positions)
+        self.metrics.log_lag.set(self.reader.lag())
 
 
 def versions_dir(args: argparse.Namespace) -> Path:

@@ -59,11 +59,12 @@ class LocalEventFile:
 
 
 class LocalEventReader(EventReader):
-    __slots__ = ("_offset", "_path")
+    __slots__ = ("_committed", "_offset", "_path")
 
     def __init__(self, path: Path, start: Mapping[str, str]) -> None:
         self._path = path
         self._offset = int(start.get(SHARD, "0"))
+        self._committed = self._offset
 
     def read(self, limit: int) -> list[Record]:
         if not self._path.exists():
@@ -86,12 +87,13 @@ class LocalEventReader(EventReader):
 
     def commit(self, positions: Mapping[str, str]) -> None:
         """Nothing to tell the file: the checkpoint holding the offset is the commit."""
+        self._committed = int(positions.get(SHARD, self._committed))
 
     def lag(self) -> int:
         if not self._path.exists():
             return 0
         with self._path.open("rb") as f:
-            f.seek(self._offset)
+            f.seek(self._committed)
             return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(READ_BYTES), b""))
 
     def close(self) -> None:

@@ -38,7 +38,7 @@ class EventReader(Protocol):
         """Everything up to `positions` is in a durable checkpoint: the log may forget it."""
 
     def lag(self) -> int:
-        """Entries in the log not read yet."""
+        """Entries beyond the committed positions: read or not, still owed to the trainer."""
 
     def close(self) -> None: ...
 

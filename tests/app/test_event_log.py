@@ -136,8 +136,12 @@ def test_the_embedded_store_writes_a_file_the_reader_follows(
     with TestClient(create_app(settings, np.random.default_rng(0))) as client:
         sent = traffic(client, list(tiny_bundle.checkpoint["item_ids"]))
         version = client.get("/readyz").json()["model_version"]
-    records = read_all(LocalEventReader(path, {}))
+    reader = LocalEventReader(path, {})
+    records = read_all(reader)
     check_entries(records, sent, version)
+    assert reader.lag() == len(records)  # read, not yet committed: still owed to the trainer
+    reader.commit({records[1].shard: records[1].position})
+    assert reader.lag() == len(records) - 2
     # a reader opened at a checkpoint's offset reads on from there, and waits for a whole line
     middle = records[2]
     rest = read_all(LocalEventReader(path, {middle.shard: middle.position}))
