@@ -28,8 +28,18 @@ STEP_DURATION ?= 20
 MAX_RATE ?= 10000
 SOAK_DURATION ?= 600
 LOADTEST := $(BIN)/python -m loadtest.run --workers $(WORKERS) --bundle $(BUNDLE)
+# Your own data (`make tune`, then `make bundle CONFIG=...`): one log in DATA, cut by the
+# config's split, or the split files TRAIN, VALID (tuning) and TEST (the reported table).
+# CONFIG: the base config to tune from (none: the defaults), then the tuned one to build.
+CONFIG ?=
+TUNED ?= build/tuned.toml
+BUDGET_MIN ?= 60
+TRIALS ?= 0
+OUT ?= $(BUNDLE_DIR)/mine
+DATA_ARGS = $(if $(TRAIN),--train $(TRAIN) $(if $(VALID),--valid $(VALID)) \
+  $(if $(TEST),--test $(TEST)),--data $(DATA))
 
-.PHONY: install redis check test bundle-tiny bundle bundle-microlens bundle-1m tune-microlens \
+.PHONY: install redis check test bundle-tiny bundle bundle-microlens bundle-1m tune tune-microlens \
 	cold-eval run serve learn clean loadtest loadtest-step loadtest-baseline soak bench-uploads \
 	bench-exposure bench-day2
 
@@ -67,7 +77,15 @@ bundle-tiny: install
 $(DEFAULT_BUNDLE)/manifest.json: | install
 	$(BIN)/python -m models.pipeline --config models/configs/demo.toml --out $(DEFAULT_BUNDLE)
 
+# `make bundle`: the default (demo) bundle; with CONFIG (e.g. the TOML `make tune` wrote), that
+# config trained on your data (DATA, or TRAIN/VALID/TEST), evaluated beside the baselines
+# with the config's [baselines], exported to OUT.
+ifeq ($(CONFIG),)
 bundle: $(DEFAULT_BUNDLE)/manifest.json
+else
+bundle: install
+	$(BIN)/python -m models.pipeline --config $(CONFIG) $(DATA_ARGS) --out $(OUT)
+endif
 
 # MicroLens-50k end to end: train on train+valid with the chosen configuration,
 # evaluate on test beside the baselines, export the bundle with its metrics.
@@ -84,9 +102,15 @@ bundle-1m: install
 	  --checkpoint build/checkpoints/catalogue1m-base.pt --report build/catalogue1m-base-report.json \
 	  --out $(BUNDLE_DIR)/catalogue1m
 
-# The validation sweep that chose models/configs/microlens.toml (never looks at test).
-tune-microlens: install
-	$(BIN)/python -m models.tune --config models/configs/microlens.toml --data $(DATA)
+# A time-budgeted search (BUDGET_MIN minutes; at most TRIALS trials, 0: no cap) on the
+# validation split of your data, from CONFIG on; writes TUNED (and TUNED's -trials.jsonl).
+tune: install
+	$(BIN)/python -m models.tune $(if $(CONFIG),--config $(CONFIG)) $(DATA_ARGS) \
+	  --budget-min $(BUDGET_MIN) --trials $(TRIALS) --out $(TUNED)
+
+# The same search from models/configs/microlens.toml on MicroLens (never looks at test).
+tune-microlens:
+	$(MAKE) tune CONFIG=models/configs/microlens.toml TUNED=build/tuned-microlens.toml
 
 # Cold items (issue 9): a seeded 10% of the MicroLens items held out of training, then
 # recommended from their titles through the projection (hashing and MiniLM encoders), beside

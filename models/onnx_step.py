@@ -6,7 +6,6 @@ gru_step_vector.onnx, the same step on an item given by its embedding (an upload
 one): item_vector (b, H) float32 in place of item_row.
 """
 
-import warnings
 from pathlib import Path
 
 import torch
@@ -14,6 +13,7 @@ from torch import nn
 
 from app.bundle import STEP_INPUTS, STEP_OUTPUT, VECTOR_STEP_INPUTS
 from models.gru4rec import GRU4Rec
+from models.quiet_export import quiet_exporter
 
 OPSET = 18
 
@@ -44,11 +44,7 @@ def _export(
     module: nn.Module, example: tuple[torch.Tensor, ...], names: tuple[str, ...], path: Path
 ) -> None:
     batch = torch.export.Dim("batch")
-    with warnings.catch_warnings():
-        # torch's own exporter internals warn about their deprecated APIs; not ours to fix
-        warnings.simplefilter("ignore", category=FutureWarning)
-        warnings.simplefilter("ignore", category=DeprecationWarning)
-        warnings.simplefilter("ignore", category=UserWarning)
+    with quiet_exporter():
         torch.onnx.export(
             module.eval(),
             example,

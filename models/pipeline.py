@@ -19,7 +19,8 @@ from pathlib import Path
 
 import torch
 
-from models import config as config_module
+from models.baseline_tuning import load_baselines
+from models.command_line import add_data_arguments, data_source, parse
 from models.evaluate import evaluate_all, format_table, report
 from models.export import export
 from models.prepare import prepare
@@ -27,18 +28,31 @@ from models.titles import read_titles
 from models.train import fit, model_from_checkpoint
 
 
-def main() -> None:
+def collapsed(results: dict[str, dict[str, float]]) -> bool:
+    """Below most-popular on Recall@20 and MRR@20: the model learned nothing worth serving."""
+    popular = results.get("most_popular")
+    model = results["gru4rec"]
+    return popular is not None and all(model[m] < popular[m] for m in ("recall@20", "mrr@20"))
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, required=True)
-    parser.add_argument("--data", type=Path, default=None)
+    add_data_arguments(parser)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument("--clusters", type=int, default=32)
     parser.add_argument("--content-items", type=Path, default=None, help="item,title CSV")
-    args, overrides = parser.parse_known_args()
-    config = config_module.load(args.config, overrides)
+    parser.add_argument(
+        "--allow-collapsed", action="store_true", help="export a model below most-popular"
+    )
+    args, config = parse(parser, argv)
+    source = data_source(args, parser.error)
     print("config:", config.to_dict())
-    data = prepare(config, args.data, "final")
+    try:
+        data = prepare(config, source, "final")
+    except ValueError as error:
+        parser.error(str(error))
     print("data:", data.dataset)
     checkpoint = fit(config, data)
     checkpoint_path = Path("build/checkpoints") / f"{args.out.name}.pt"
@@ -46,9 +60,16 @@ def main() -> None:
     torch.save(checkpoint, checkpoint_path)  # for models.evaluate and --resume
     print(f"trained in {checkpoint['train_seconds']:.0f} s; checkpoint: {checkpoint_path}")
     t0 = time.time()
-    results = evaluate_all(model_from_checkpoint(checkpoint), data, not args.no_baselines)
+    baselines = None if args.no_baselines else load_baselines(args.config)
+    results = evaluate_all(model_from_checkpoint(checkpoint), data, baselines)
     print(f"evaluated in {time.time() - t0:.0f} s on the {data.dataset['held_out']} split")
     print(format_table(results))
+    if collapsed(results) and not args.allow_collapsed:
+        raise SystemExit(
+            "the trained model ranks worse than most-popular on both metrics: it collapsed "
+            "(a learning rate too high does this); no bundle written. `make tune` chooses "
+            "settings that train on this data (--allow-collapsed exports it anyway)"
+        )
     manifest, parity = export(
         checkpoint,
         args.out,

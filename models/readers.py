@@ -1,13 +1,15 @@
 """Read interaction files into `RawSession`s: MicroLens sequences and timestamped event logs.
 
 Event logs without a session column are cut into sessions per user at idle gaps, and each
-event gets its engagement weight from whatever signal columns the log has.
+event gets its engagement weight from whatever signal columns the log has. `detect_format`
+tells the two kinds apart from the file itself, so that a user's log loads as it is.
 """
 
 import csv
 import gzip
 import math
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
 from typing import TextIO
@@ -22,6 +24,11 @@ USER_COLUMNS = ("user_id", "userid", "user")
 ITEM_COLUMNS = ("item_id", "itemid", "item")
 TIME_S_COLUMNS = ("ts", "time", "timestamp")  # epoch seconds
 TIME_MS_COLUMNS = ("ts_ms", "time_ms", "timestamp_ms")  # epoch milliseconds
+# Without a time column: the day of the event (ISO date), plus milliseconds since the session
+# started where the log has them (Diginetica's eventdate and timeframe).
+DATE_COLUMNS = ("eventdate", "event_date", "date", "day")
+OFFSET_MS_COLUMNS = ("timeframe",)
+DELIMITERS = ("\t", ";", ",")
 INT_SIGNALS = ("watch_ms", "duration_ms", "replays")
 BOOL_SIGNALS = ("liked", "shared", "saved", "commented")
 BOOLEANS = {"1": True, "true": True, "0": False, "false": False, "": False}
@@ -32,6 +39,40 @@ def open_text(path: Path) -> TextIO:
     if path.suffix == ".gz":
         return gzip.open(path, "rt", encoding="utf-8", newline="")
     return path.open(encoding="utf-8", newline="")
+
+
+def detect_format(path: Path) -> str:
+    """ "events" for a header naming item, session or user, and time (or date) columns;
+    "sequences" for `id<TAB>item item ...` lines; anything else is an error naming both."""
+    with open_text(path) as lines:
+        first = next((line.rstrip("\r\n") for line in lines if line.strip()), "")
+    if not first:
+        raise ValueError(f"{path}: the file is empty")
+    header = [name.strip().lower() for name in first.split(_delimiter(first))]
+    has = {
+        role: any(name in names for name in header)
+        for role, names in (
+            ("item", ITEM_COLUMNS),
+            ("key", SESSION_COLUMNS + USER_COLUMNS),
+            ("time", TIME_S_COLUMNS + TIME_MS_COLUMNS + DATE_COLUMNS),
+        )
+    }
+    if all(has.values()):
+        return "events"
+    fields = first.split("\t")
+    if len(fields) == 2 and fields[0].strip() and fields[1].split() and not any(has.values()):
+        return "sequences"
+    missing = [role for role, found in has.items() if not found]
+    raise ValueError(
+        f"{path}: neither an event log (a header naming an item, a session or user, and a time "
+        f"or date column; {', '.join(missing)} missing from {header[:8]}) nor sequences "
+        "('id<TAB>item item ...' lines)"
+    )
+
+
+def _delimiter(header_line: str) -> str:
+    """The separator the header uses most: tab, semicolon or comma."""
+    return max(DELIMITERS, key=header_line.count)
 
 
 def read_sequences(path: Path) -> list[RawSession]:
@@ -61,7 +102,7 @@ def _find_column(header: list[str], names: tuple[str, ...], role: str, path: Pat
 def _rows(lines: TextIO) -> Iterator[tuple[int, list[str]]]:
     """(line number, fields) of each non-blank line, header first."""
     header_line = lines.readline()
-    delimiter = "\t" if "\t" in header_line else ","
+    delimiter = _delimiter(header_line)
     reader = csv.reader([header_line], delimiter=delimiter)
     yield 1, next(reader, [])
     # line numbers count the header, which the reader below has not seen
@@ -87,9 +128,13 @@ def read_event_log(
         header = [name.strip().lower() for name in header]
         item_col = _find_column(header, ITEM_COLUMNS, "item", path)
         time_col = _find_column(header, TIME_S_COLUMNS + TIME_MS_COLUMNS, "time", path)
-        if item_col is None or time_col is None:
-            raise ValueError(f"{path}:1: an item and a time column are required, got {header}")
-        time_scale = 1e-3 if header[time_col] in TIME_MS_COLUMNS else 1.0
+        date_col = _find_column(header, DATE_COLUMNS, "date", path)
+        offset_col = _find_column(header, OFFSET_MS_COLUMNS, "offset", path)
+        if item_col is None or (time_col is None and date_col is None):
+            raise ValueError(
+                f"{path}:1: an item and a time (or date) column are required, got {header}"
+            )
+        time_scale = 1e-3 if time_col is not None and header[time_col] in TIME_MS_COLUMNS else 1.0
         key_col = _find_column(header, SESSION_COLUMNS, "session", path)
         by_session = key_col is not None
         if key_col is None:
@@ -108,7 +153,13 @@ def read_event_log(
                 key, item = fields[key_col].strip(), fields[item_col].strip()
                 if not key or not item:
                     raise ValueError(f"empty {header[key_col]} or {header[item_col]}")
-                time_s = _number(fields[time_col], header[time_col]) * time_scale
+                if time_col is not None:
+                    time_s = _time(fields[time_col], header[time_col]) * time_scale
+                else:
+                    assert date_col is not None
+                    time_s = _date(fields[date_col], header[date_col])
+                    if offset_col is not None:
+                        time_s += _number(fields[offset_col], header[offset_col]) / 1000
                 weight = _weight({k: fields[i] for k, i in signals.items()}, weights)
             except ValueError as error:
                 raise ValueError(f"{path}:{line_number}: {error}") from None
@@ -146,6 +197,31 @@ def _number(cell: str, name: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{name} {cell!r} is not a finite number")
     return value
+
+
+def _time(cell: str, name: str) -> float:
+    """A number (epoch seconds, or ms by the column's name), or an ISO date and time (UTC
+    unless it says otherwise), in seconds."""
+    try:
+        float(cell)
+    except ValueError:
+        try:
+            moment = datetime.fromisoformat(cell.strip())
+        except ValueError:
+            raise ValueError(f"{name} {cell!r} is neither a number nor an ISO time") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.timestamp() / (1e-3 if name in TIME_MS_COLUMNS else 1.0)
+    return _number(cell, name)
+
+
+def _date(cell: str, name: str) -> float:
+    """An ISO date (or date and time), in epoch seconds at UTC."""
+    try:
+        moment = datetime.fromisoformat(cell.strip())
+    except ValueError:
+        raise ValueError(f"{name} {cell!r} is not an ISO date (YYYY-MM-DD)") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def _weight(cells: dict[str, str], weights: EngagementWeights) -> float:

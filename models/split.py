@@ -1,12 +1,14 @@
 """Split sessions into train, validation and test sets, exactly and deterministically.
 
-By user id (MicroLens, which has no timestamps) or by time (the last day is the test set,
-the day before it validation), as in GRU4Rec's preprocessing of YOOCHOOSE.
+By user id (MicroLens, which has no timestamps) or by time (the last days are the test set,
+the days before them validation), as in GRU4Rec's preprocessing of YOOCHOOSE (one day each)
+and session-rec's of Diginetica (seven days of test).
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from models.config import TrainConfig
 from models.sessions import RawSession
 
 
@@ -30,11 +32,13 @@ def split_by_user_mod(sessions: Sequence[RawSession]) -> Split:
     return Split(*parts)
 
 
-def split_by_time(sessions: Sequence[RawSession], day_s: float = 86400.0) -> Split:
-    """Test: sessions ending within day_s of the last event; valid: the day_s before that.
+def split_by_time(
+    sessions: Sequence[RawSession], test_s: float = 86400.0, valid_s: float = 86400.0
+) -> Split:
+    """Test: sessions ending within test_s of the last event; valid: the valid_s before that.
 
-    Intervals are half-open to the left: a session ending exactly at t_max - day_s is
-    validation, one ending exactly at t_max - 2 * day_s is training.
+    Intervals are half-open to the left: a session ending exactly at t_max - test_s is
+    validation, one ending exactly at t_max - test_s - valid_s is training.
     """
     ends = []
     for session in sessions:
@@ -46,10 +50,19 @@ def split_by_time(sessions: Sequence[RawSession], day_s: float = 86400.0) -> Spl
     t_max = max(ends)
     split = Split([], [], [])
     for session, end_s in zip(sessions, ends, strict=True):
-        if end_s > t_max - day_s:
+        if end_s > t_max - test_s:
             split.test.append(session)
-        elif end_s > t_max - 2 * day_s:
+        elif end_s > t_max - test_s - valid_s:
             split.valid.append(session)
         else:
             split.train.append(session)
     return split
+
+
+def split_as_configured(config: TrainConfig, sessions: Sequence[RawSession]) -> Split:
+    """The config's rule: "user_mod", or "time" with its test and validation days ("auto":
+    time wherever the sessions carry times)."""
+    timed = bool(sessions) and all(s.end_s is not None for s in sessions)
+    if config.split == "user_mod" or (config.split == "auto" and not timed):
+        return split_by_user_mod(sessions)
+    return split_by_time(sessions, config.test_days * 86400.0, config.valid_days * 86400.0)

@@ -21,8 +21,8 @@ import numpy.typing as npt
 import torch
 from tqdm import tqdm
 
-from models import config as config_module
 from models.batches import session_parallel_batches
+from models.command_line import add_data_arguments, data_source, parse
 from models.config import TrainConfig
 from models.gru4rec import GRU4Rec
 from models.losses import bpr, bpr_max, cross_entropy, negative_mask
@@ -207,16 +207,19 @@ def fit(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=None)
-    parser.add_argument("--data", type=Path, default=None)
+    add_data_arguments(parser)
     parser.add_argument("--purpose", choices=("tune", "final"), default="final")
     parser.add_argument("--resume", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=Path("build/checkpoints/model.pt"))
-    args, overrides = parser.parse_known_args()
-    config = config_module.load(args.config, overrides)
+    args, config = parse(parser, None)
+    source = data_source(args, parser.error)
     print("config:", config.to_dict())
     resume = load_checkpoint(args.resume) if args.resume else None
     known = ItemVocab(tuple(resume["item_ids"])) if resume is not None else None
-    data = prepare(config, args.data, args.purpose, base_vocab=known)
+    try:
+        data = prepare(config, source, args.purpose, base_vocab=known)
+    except ValueError as error:
+        parser.error(str(error))
     print("data:", data.dataset)
     checkpoint = fit(config, data, resume)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from models import config as config_module
+from models.command_line import DataSource
 from models.export import export
 from models.prepare import Prepared, prepare
 from models.train import Checkpoint, fit
@@ -32,7 +33,7 @@ class TinyBundle:
 @pytest.fixture(scope="session")
 def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> TinyBundle:
     config = config_module.load(TINY_CONFIG)
-    data = prepare(config, None, "final")
+    data = prepare(config, DataSource(), "final")
     checkpoint = fit(config, data, progress=False)
     path = tmp_path_factory.mktemp("bundles") / "tiny"
     export(checkpoint, path, metrics={"note": "tiny"}, version="tiny-test", n_clusters=8)

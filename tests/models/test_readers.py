@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from models.readers import read_event_log, read_sequences
+from models.readers import detect_format, read_event_log, read_sequences
 from models.sessions import RawSession
 
 MICROLENS = Path(__file__).parents[2] / ".." / "shared" / "data" / "microlens50k"
@@ -108,11 +108,11 @@ def test_weights_come_from_signal_columns(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("user_id\tts\nu\t1\n", r"log\.tsv:1: an item and a time column"),
-        ("user_id\titem_id\nu\ta\n", r"log\.tsv:1: an item and a time column"),
+        ("user_id\tts\nu\t1\n", r"log\.tsv:1: an item and a time \(or date\) column"),
+        ("user_id\titem_id\nu\ta\n", r"log\.tsv:1: an item and a time \(or date\) column"),
         ("item_id\tts\na\t1\n", r"log\.tsv:1: without a session column a user column"),
         ("session_id\tsession\titem\tts\n1\t1\ta\t1\n", r"log\.tsv:1: more than one session"),
-        ("user_id\titem_id\tts\nu\ta\t1\n\nu\tb\tsoon\n", r"log\.tsv:4: ts 'soon' is not a num"),
+        ("user_id\titem_id\tts\nu\ta\t1\n\nu\tb\tsoon\n", r"log\.tsv:4: ts 'soon' is neither a n"),
         ("user_id\titem_id\tts\nu\ta\tnan\n", r"log\.tsv:2: ts 'nan' is not a finite"),
         ("user_id\titem_id\tts\nu\ta\n", r"log\.tsv:2: 2 fields where the header has 3"),
         ("user_id\titem_id\tts\nu\t\t1\n", r"log\.tsv:2: empty user_id or item_id"),
@@ -123,3 +123,60 @@ def test_weights_come_from_signal_columns(tmp_path: Path) -> None:
 def test_bad_logs_name_the_problem_and_line(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         read_event_log(write(tmp_path / "log.tsv", text))
+
+
+def test_diginetica_days_plus_milliseconds_and_semicolons(tmp_path: Path) -> None:
+    """Its own conventions: `;`, the session's day, and ms since the session started."""
+    log = write(
+        tmp_path / "views.csv",
+        "session_id;user_id;item_id;timeframe;eventdate\n"
+        "1;NA;81766;526309;2016-05-09\n"
+        "1;NA;31331;1031018;2016-05-09\n"
+        "1;NA;9654;75848;2016-05-09\n"
+        "2;7;5;0;2016-05-10\n",
+    )
+    assert detect_format(log) == "events"
+    first, second = read_event_log(log)
+    assert first.item_ids == ("9654", "81766", "31331")  # by timeframe, not file order
+    day = 1462752000.0  # 2016-05-09T00:00:00Z
+    assert first.start_s == pytest.approx(day + 75.848)
+    assert first.end_s == pytest.approx(day + 1031.018)
+    assert second.start_s == pytest.approx(day + 86400)
+
+
+def test_iso_times_read_as_utc_unless_they_say_otherwise(tmp_path: Path) -> None:
+    log = write(
+        tmp_path / "log.csv",
+        "session,item,time\ns,a,2024-01-01T00:00:10\ns,b,2024-01-01T01:00:00+01:00\n",
+    )
+    (session,) = read_event_log(log)
+    assert session.item_ids == ("b", "a")  # 00:00:00Z, then 00:00:10Z
+    assert (session.start_s, session.end_s) == pytest.approx((1704067200.0, 1704067210.0))
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("SessionId\tItemId\tTime\n1\t214\t1396839069.3\n", "events"),
+        ("user,item,ts_ms\nu,a,1\n", "events"),
+        ("session_id;item_id;eventdate\n1;a;2016-01-01\n", "events"),
+        ("\n7\ta b c\n8\tc d\n", "sequences"),
+    ],
+)
+def test_the_format_is_told_from_the_file(tmp_path: Path, text: str, kind: str) -> None:
+    assert detect_format(write(tmp_path / "f.gz", text)) == kind
+
+
+@pytest.mark.parametrize(
+    ("text", "missing"),
+    [
+        ("SessionId\tItemId\n1\t214\n", "time missing"),
+        ("a,b,c\n1,2,3\n", "item, key, time missing"),
+        ("", "the file is empty"),
+    ],
+)
+def test_a_file_of_neither_kind_names_itself_and_why(
+    tmp_path: Path, text: str, missing: str
+) -> None:
+    with pytest.raises(ValueError, match=rf"f\.tsv: .*{missing}"):
+        detect_format(write(tmp_path / "f.tsv", text))

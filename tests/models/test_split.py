@@ -40,7 +40,7 @@ def test_time_split_boundaries() -> None:
         ending_at("test_low", 900.5),
         ending_at("test_last", 1000.0),
     ]
-    split = split_by_time(sessions, day_s=day_s)
+    split = split_by_time(sessions, day_s, day_s)
     assert [s.session_id for s in split.train] == ["train_far", "train_edge"]
     assert [s.session_id for s in split.valid] == ["valid_low", "valid_edge"]
     assert [s.session_id for s in split.test] == ["test_low", "test_last"]
