@@ -144,6 +144,10 @@ class LearnerContent:
             },
         }
         description.pop("n_content_only", None)
+        return self.reused(projection, description)
+
+    def reused(self, projection: Projection, description: dict[str, Any]) -> ReusedContent:
+        """What a version's export takes: this encoder and its files, and `projection`."""
         return ReusedContent(Content(self._encoder, projection, description), self._base)
 
     def projected(self, projection: Projection, item_ids: Iterable[str]) -> dict[str, F32]:

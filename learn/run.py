@@ -35,12 +35,12 @@ from learn.guard import held_back_sessions, judge
 from learn.joiner import CONTEXT, Fragment, Joiner
 from learn.metrics import LearnerMetrics
 from learn.publish import ParityFailed, flip, prune, publish
+from learn.refit_cache import load_refit, save_refit
 from learn.rounds import as_rows, learn_round
 from learn.source import open_log
 from learn.state import LearnerState, load_state, save_state
 from models.config import TrainConfig
 from models.export import ReusedContent
-from models.projection import Projection
 from models.sessions import Sessions
 from models.train import Checkpoint, load_checkpoint
 from models.vocab import ItemVocab
@@ -145,8 +145,7 @@ class Learner:
     reader: EventReader
     metrics: LearnerMetrics
     content: LearnerContent
-    projection: Projection | None = None  # the last published one: where grown rows start
-    refitted: ReusedContent | None = None  # and its content part, refitted at `refitted_at`
+    refitted: ReusedContent | None = None  # the newest refit, at `refitted_at` (wall clock)
     refitted_at: float = 0.0
     served: dict[str, Served] = field(default_factory=dict)
     rng: random.Random = field(default_factory=lambda: random.Random(0))
@@ -224,7 +223,6 @@ class Learner:
                     self.args.keep,
                     content,
                 )
-                self.projection = content.content.projection
                 published = version
                 publish_s = time.time() - t0
                 self.state["serving"] = serving_part(candidate)
@@ -273,28 +271,35 @@ class Learner:
 
     def _content_for(self, candidate: Checkpoint, sessions: Sessions, number: int) -> ReusedContent:
         """The projection refitted to `candidate`, or the last refit while it is recent: the
-        item space drifts little in minutes, and a refit (an MLP's) takes seconds."""
+        item space drifts little in minutes, and a refit (an MLP's) takes a minute."""
         if self.refitted is None or time.time() - self.refitted_at > self.args.refit_s:
-            self.refitted = self.content.refit(candidate, sessions, number)
-            self.refitted_at = time.time()
+            return self._refit(candidate, sessions, number)
+        return self.refitted
+
+    def _refit(self, checkpoint: Checkpoint, sessions: Sessions, seed: int) -> ReusedContent:
+        """Refit, and keep it on disk: a restarted learner starts from it (learn/refit_cache.py)."""
+        self.refitted = self.content.refit(checkpoint, sessions, seed)
+        self.refitted_at = time.time()
+        content = self.refitted.content
+        save_refit(refit_path(self.args), content.projection, content.description, self.refitted_at)
         return self.refitted
 
     def _starting_rows(
         self, train: list[Fragment], replay: list[Fragment]
     ) -> dict[str, npt.NDArray[np.float32]]:
         """[embedding | bias] of the round's items the vocabulary lacks, where content has
-        them: the projection of the last published version (refitted at first need)."""
+        them: the newest refit's projection (refitted at first need, which the export of this
+        round then reuses)."""
         known = set(self.state["checkpoint"]["item_ids"])
         new = {i for f in (*train, *replay) for i in (*f.context_items, *f.items)} - known
         if not new:
             return {}
-        if self.projection is None:
+        if self.refitted is None:
             vocab = ItemVocab(tuple(self.state["checkpoint"]["item_ids"]))
             trained = [f for f in (*train, *replay) if set(f.items) <= known]
-            sessions = as_rows(vocab, trained).sessions
-            refit = self.content.refit(self.state["checkpoint"], sessions, 0)
-            self.projection = refit.content.projection
-        return self.content.projected(self.projection, sorted(new))
+            self._refit(self.state["checkpoint"], as_rows(vocab, trained).sessions, 0)
+        assert self.refitted is not None
+        return self.content.projected(self.refitted.content.projection, sorted(new))
 
     def _read_all(self) -> list[Any]:
         records = []
@@ -351,6 +356,10 @@ class Learner:
         save_state(self.args.state, to_save)
         self.reader.commit(positions)
         self.metrics.log_lag.set(self.reader.lag())
+
+
+def refit_path(args: argparse.Namespace) -> Path:
+    return Path(args.state).parent / "projection.npz"
 
 
 def versions_dir(args: argparse.Namespace) -> Path:
@@ -410,7 +419,12 @@ def start(args: argparse.Namespace, metrics: LearnerMetrics) -> Learner:
         args.catalogue_path,
         args.key_prefix,
     )
-    return Learner(args, state, reader, metrics, content)
+    learner = Learner(args, state, reader, metrics, content)
+    cached = load_refit(refit_path(args))
+    if cached is not None:
+        projection, description, learner.refitted_at = cached
+        learner.refitted = content.reused(projection, description)
+    return learner
 
 
 def restart(args: argparse.Namespace, metrics: LearnerMetrics) -> Learner:

@@ -41,15 +41,25 @@ BOTH = ("recall@20", "mrr@20")
 
 
 def objective_for(metric: str, reference: Mapping[str, float] | None) -> Objective:
-    """What a trial maximises. "both": the smaller of its Recall@20 and MRR@20 as a share of
-    the best tuned baseline's (above 1: it beats every baseline on both, on validation);
-    without a reference, their sum (how the baselines themselves are chosen for "both")."""
+    """What a trial maximises. "both" takes its Recall@20 and MRR@20 each as a share of the
+    best tuned baseline's: while either share is below 1, the weaker share (what must
+    improve to beat every baseline on both); once both are above 1, their harmonic mean, so
+    that neither is given away (the weaker share alone let a trial 11% worse on MRR@20 win on
+    0.0001 of Recall@20, on MicroLens). Above 1 means: better than every baseline on both.
+    Without a reference, their sum (how the baselines themselves are chosen for "both")."""
     if metric != "both":
         return lambda figures: figures[metric]
     if reference is None:
         return lambda figures: sum(figures[m] for m in BOTH)
     scale = {m: max(reference[m], 1e-9) for m in BOTH}
-    return lambda figures: min(figures[m] / scale[m] for m in BOTH)
+
+    def shares_score(figures: Mapping[str, float]) -> float:
+        shares = [max(figures[m] / scale[m], 1e-9) for m in BOTH]
+        if min(shares) < 1.0:
+            return min(shares)
+        return len(shares) / sum(1 / share for share in shares)
+
+    return shares_score
 
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, TrainConfig]:

@@ -109,8 +109,9 @@ def test_swipes_are_learned_published_and_served(
     assert line["events"] + held == swipes  # every swipe trained or held back, none twice
     assert line["grown_items"] == 1
     assert "fresh" in learner.state["checkpoint"]["item_ids"]
-    assert learner.projection is not None  # its row started from the projected upload
-    start_row = learner.content.projected(learner.projection, ["fresh"])["fresh"]  # catalogue log
+    assert learner.refitted is not None  # its row started from the projected upload
+    projection = learner.refitted.content.projection
+    start_row = learner.content.projected(projection, ["fresh"])["fresh"]  # catalogue log
     assert start_row.shape == (
         learner.state["checkpoint"]["model"]["item_bias.weight"].shape[1]
         + learner.state["checkpoint"]["config"]["hidden_size"],
@@ -140,6 +141,13 @@ def test_a_restart_trains_nothing_twice(
     assert first["events"] + held == swipes
     # a restarted learner reads nothing again: it trains what the guard held back, only that
     again = learner_for(tmp_path, tiny_bundle, "--guard-tolerance", "1.0")
+    assert first["published"]
+    assert learner.refitted is not None
+    assert again.refitted is not None  # the refit kept on disk: no minute of refitting again
+    assert again.refitted_at == learner.refitted_at
+    probe = np.eye(learner.refitted.content.projection.content_dim, dtype=np.float32)[:5]
+    before, after = learner.refitted.content.projection, again.refitted.content.projection
+    np.testing.assert_array_equal(before.apply(probe), after.apply(probe))
     second = again.round()
     assert second is not None
     assert second["events"] == held

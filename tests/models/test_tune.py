@@ -61,3 +61,18 @@ def test_a_trial_stops_when_it_is_decided(
     )
     assert result.outcome == outcome
     assert len(result.epochs) == ran
+
+
+def test_both_weighs_the_weaker_share_most_but_counts_the_other() -> None:
+    reference = {"recall@20": 0.11, "mrr@20": 0.036}
+    both = tune.objective_for("both", reference)
+    even = {"recall@20": 0.11, "mrr@20": 0.036}
+    assert both(even) == pytest.approx(1.0)
+    # MicroLens, trials 0 and 2 of a search: the same recall, 11% apart on MRR@20
+    assert both({"recall@20": 0.1418, "mrr@20": 0.0532}) > both(
+        {"recall@20": 0.1419, "mrr@20": 0.0473}
+    )
+    # Diginetica: beating V-SKNN on MRR@20 does not make up for a recall below it
+    assert both({"recall@20": 0.10, "mrr@20": 0.072}) == pytest.approx(0.10 / 0.11)
+    assert both({"recall@20": 0.12, "mrr@20": 0.037}) > 1.0
+    assert tune.objective_for("mrr@20", reference)(even) == 0.036
