@@ -16,14 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
-from models.baselines import VSKNN, ItemKNN, Similarity
+from models.baselines import VSKNN, ItemKNN, Prediction, Similarity
 from models.sessions import Sessions
 
-Predictions = Iterator[tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]]
-Measure = Callable[[Predictions], dict[str, float]]
+Measure = Callable[[Iterator[Prediction]], dict[str, float]]
 
 ITEM_KNN_VALUES: dict[str, tuple[Any, ...]] = {
     "iknn_lambda": (0.0, 5.0, 20.0, 50.0, 100.0, 200.0),
@@ -71,7 +67,7 @@ def load_baselines(path: Path | None) -> BaselineSettings:
         return BaselineSettings()
     with path.open("rb") as f:
         table = tomllib.load(f).get("baselines", {})
-    known = {f.name: f.type for f in dataclasses.fields(BaselineSettings)}
+    known = [f.name for f in dataclasses.fields(BaselineSettings)]
     unknown = set(table) - set(known)
     if unknown:
         raise ValueError(f"{path}: unknown [baselines] keys {sorted(unknown)}; known: {known}")

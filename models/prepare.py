@@ -21,7 +21,7 @@ from models.command_line import DataSource
 from models.config import TrainConfig
 from models.readers import detect_format, read_event_log, read_sequences
 from models.sessions import RawSession, Sessions
-from models.split import Split, split_as_configured
+from models.split import Split, split_as_configured, split_rule
 from models.synthetic import SyntheticConfig, synthetic_titles, write_event_log
 from models.titles import read_titles
 from models.vocab import Encoded, ItemVocab, encode
@@ -100,8 +100,7 @@ def _held_out_file(source: DataSource, purpose: Purpose) -> str:
 
 
 def _split_rule(config: TrainConfig, split: Split) -> str:
-    timed = all(s.end_s is not None for s in (*split.train, *split.valid, *split.test))
-    if config.split == "user_mod" or (config.split == "auto" and not timed):
+    if split_rule(config, [*split.train, *split.valid, *split.test]) == "user_mod":
         return "split=user_mod (session id % 10: 0 test, 1 validation)"
     days = f"test the last {config.test_days:g} days, validation the {config.valid_days:g} before"
     return f"split=time ({days})"

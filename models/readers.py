@@ -154,10 +154,12 @@ def read_event_log(
                 if not key or not item:
                     raise ValueError(f"empty {header[key_col]} or {header[item_col]}")
                 if time_col is not None:
-                    time_s = _time(fields[time_col], header[time_col]) * time_scale
+                    time_s = _time(fields[time_col], header[time_col], time_scale)
                 else:
                     assert date_col is not None
-                    time_s = _date(fields[date_col], header[date_col])
+                    time_s = _iso_seconds(
+                        fields[date_col], header[date_col], "not an ISO date (YYYY-MM-DD)"
+                    )
                     if offset_col is not None:
                         time_s += _number(fields[offset_col], header[offset_col]) / 1000
                 weight = _weight({k: fields[i] for k, i in signals.items()}, weights)
@@ -199,28 +201,21 @@ def _number(cell: str, name: str) -> float:
     return value
 
 
-def _time(cell: str, name: str) -> float:
-    """A number (epoch seconds, or ms by the column's name), or an ISO date and time (UTC
-    unless it says otherwise), in seconds."""
+def _time(cell: str, name: str, scale: float) -> float:
+    """Seconds: a number times `scale` (epoch seconds or ms), or an ISO date and time."""
     try:
         float(cell)
     except ValueError:
-        try:
-            moment = datetime.fromisoformat(cell.strip())
-        except ValueError:
-            raise ValueError(f"{name} {cell!r} is neither a number nor an ISO time") from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment.timestamp() / (1e-3 if name in TIME_MS_COLUMNS else 1.0)
-    return _number(cell, name)
+        return _iso_seconds(cell, name, "neither a number nor an ISO time")
+    return _number(cell, name) * scale
 
 
-def _date(cell: str, name: str) -> float:
-    """An ISO date (or date and time), in epoch seconds at UTC."""
+def _iso_seconds(cell: str, name: str, otherwise: str) -> float:
+    """An ISO date, or date and time (UTC unless it says otherwise), in epoch seconds."""
     try:
         moment = datetime.fromisoformat(cell.strip())
     except ValueError:
-        raise ValueError(f"{name} {cell!r} is not an ISO date (YYYY-MM-DD)") from None
+        raise ValueError(f"{name} {cell!r} is {otherwise}") from None
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 

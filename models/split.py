@@ -59,10 +59,17 @@ def split_by_time(
     return split
 
 
-def split_as_configured(config: TrainConfig, sessions: Sequence[RawSession]) -> Split:
-    """The config's rule: "user_mod", or "time" with its test and validation days ("auto":
-    time wherever the sessions carry times)."""
+def split_rule(config: TrainConfig, sessions: Sequence[RawSession]) -> str:
+    """The rule the config means for these sessions: "auto" is "time" wherever they all
+    carry times, else "user_mod"."""
+    if config.split != "auto":
+        return config.split
     timed = bool(sessions) and all(s.end_s is not None for s in sessions)
-    if config.split == "user_mod" or (config.split == "auto" and not timed):
+    return "time" if timed else "user_mod"
+
+
+def split_as_configured(config: TrainConfig, sessions: Sequence[RawSession]) -> Split:
+    """The config's rule: "user_mod", or "time" with its test and validation days."""
+    if split_rule(config, sessions) == "user_mod":
         return split_by_user_mod(sessions)
     return split_by_time(sessions, config.test_days * 86400.0, config.valid_days * 86400.0)
