@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from app.bandit.new_item_stats import NewItemStats
-from app.bandit.new_item_tier import NewItemTier
+from app.bandit.new_item_tier import HEAD_PER_SLOT, NewItemTier, _best_first, _thompson_draws
 from app.catalogue.snapshot import Catalogue
 from app.errors import StateStoreUnavailable
 from app.gru.vocab import ItemVocab
@@ -82,6 +82,33 @@ def test_engaging_uploads_are_promoted() -> None:
     scores = dict(tier.choose(2, catalogue, set(), rng))
     assert scores[N_BUNDLE] == pytest.approx(9 / 12)  # Beta(1 + 8, 1 + 10 - 8): its mean
     assert scores[N_BUNDLE + 1] == pytest.approx(1 / 12)
+
+
+def test_a_page_that_holds_the_best_uploads_gets_the_next_ones() -> None:
+    catalogue = uploads_catalogue(100)
+    tier = tier_of(catalogue)
+    tier.stats.record_impressions(list(range(50, 100)))  # 50 uploads seen once, 50 not
+    taken = set(range(N_BUNDLE, N_BUNDLE + 49))  # all but one unseen upload already on the page
+    rows = [row for row, _ in tier.choose(2, catalogue, taken, np.random.default_rng(0))]
+    assert len(taken) > HEAD_PER_SLOT * 2  # the head of the partial sort is used up
+    assert rows[0] == N_BUNDLE + 49  # the last unseen one first, then one seen once
+    assert N_BUNDLE + 50 <= rows[1] < N_BUNDLE + 100
+
+
+@pytest.mark.parametrize("head", [0, 1, 5, 40, 41, 100])
+def test_best_first_is_the_stable_descending_sort(head: int) -> None:
+    priority = np.random.default_rng(head).integers(0, 6, 40).astype(np.float64)  # many ties
+    expected = np.argsort(-priority, kind="stable").tolist()
+    assert list(_best_first(priority, head)) == expected
+
+
+def test_thompson_draws_follow_each_posterior() -> None:
+    alpha = np.array([1.0, 1.0, 9.0, 1.0] * 20_000)
+    beta = np.array([1.0, 3.0, 3.0, 1.0] * 20_000)
+    draws = _thompson_draws(alpha, beta, np.random.default_rng(0)).reshape(-1, 4)
+    assert ((draws >= 0.0) & (draws <= 1.0)).all()
+    np.testing.assert_allclose(draws.mean(axis=0), [0.5, 0.25, 0.75, 0.5], atol=0.01)
+    np.testing.assert_allclose(draws[:, 0].var(), 1 / 12, atol=0.002)  # uniform's variance
 
 
 def test_without_uploads_in_the_tier_no_random_number_is_drawn() -> None:
