@@ -23,19 +23,23 @@ N_BUNDLE = 1000
 GRADUATE_AT = 100
 
 
-def catalogue_of(n_uploads: int) -> Catalogue:
-    """N_BUNDLE bundle rows, then n_uploads uploads with ordinals 0..; vectors do not matter."""
+def uploads_catalogue(
+    n_bundle: int, n_uploads: int, removed: frozenset[int] = frozenset()
+) -> Catalogue:
+    """n_bundle bundle rows, then n_uploads uploads with ordinals 0.., `removed` taken down;
+    vectors do not matter to the tier (also the tier's tests' catalogue)."""
     ids = tuple(f"u{i}" for i in range(n_uploads))
-    rows = np.arange(N_BUNDLE, N_BUNDLE + n_uploads, dtype=np.int64)
+    rows = np.arange(n_bundle, n_bundle + n_uploads, dtype=np.int64)
     return Catalogue(
-        model_version="bench",
-        vocab=ItemVocab([f"b{i}" for i in range(N_BUNDLE)]),
-        uploads=UploadIndex(np.zeros((n_uploads, 3), dtype=np.float32), N_BUNDLE),
+        model_version="uploads-only",
+        vocab=ItemVocab([f"b{i}" for i in range(n_bundle)]),
+        uploads=UploadIndex(np.zeros((n_uploads, 3), dtype=np.float32), n_bundle),
         position=n_uploads,
         upload_ids=ids,
         upload_rows={item_id: int(row) for item_id, row in zip(ids, rows, strict=True)},
-        ordinals=rows - N_BUNDLE,
-        active_uploads=rows,
+        ordinals=rows - n_bundle,
+        removed=removed,
+        active_uploads=np.array([row for row in rows if row not in removed], dtype=np.int64),
     )
 
 
@@ -44,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--uploads", type=int, default=10_000)
     parser.add_argument("--seen-share", type=float, default=0.0, help="uploads seen once")
     args = parser.parse_args(argv)
-    catalogue = catalogue_of(args.uploads)
+    catalogue = uploads_catalogue(N_BUNDLE, args.uploads)
     stats = NewItemStats(None, "bench", GRADUATE_AT)
     stats.track(catalogue.upload_ids)
     stats.record_impressions(list(range(round(args.seen_share * args.uploads))))

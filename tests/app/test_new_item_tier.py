@@ -10,29 +10,16 @@ from app.bandit.new_item_stats import NewItemStats
 from app.bandit.new_item_tier import HEAD_PER_SLOT, NewItemTier, _best_first, _thompson_draws
 from app.catalogue.snapshot import Catalogue
 from app.errors import StateStoreUnavailable
-from app.gru.vocab import ItemVocab
 from app.redis_client import create_redis
-from app.retrieval.uploads import UploadIndex
+from loadtest import tier_bench
 from loadtest.servers import free_port
 
 N_BUNDLE = 10
 
 
 def uploads_catalogue(n_uploads: int, removed: frozenset[int] = frozenset()) -> Catalogue:
-    """Rows 10.. are uploads 0.., ordinals as rows; vectors do not matter to the tier."""
-    ids = tuple(f"u{i}" for i in range(n_uploads))
-    rows = np.arange(N_BUNDLE, N_BUNDLE + n_uploads, dtype=np.int64)
-    return Catalogue(
-        model_version="v",
-        vocab=ItemVocab([f"b{i}" for i in range(N_BUNDLE)]),
-        uploads=UploadIndex(np.zeros((n_uploads, 3), dtype=np.float32), N_BUNDLE),
-        position=n_uploads,
-        upload_ids=ids,
-        upload_rows={item_id: int(row) for item_id, row in zip(ids, rows, strict=True)},
-        ordinals=rows - N_BUNDLE,
-        removed=removed,
-        active_uploads=np.array([row for row in rows if row not in removed], dtype=np.int64),
-    )
+    """Rows 10.. are uploads 0.., ordinals as rows."""
+    return tier_bench.uploads_catalogue(N_BUNDLE, n_uploads, removed)
 
 
 def tier_of(catalogue: Catalogue, graduate_at: int = 100) -> NewItemTier:
