@@ -6,7 +6,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from app.bandit.new_item_stats import NewItemStats
+from app.bandit.new_item_stats import READ_BACK_ITEMS, NewItemStats
 from app.bandit.new_item_tier import HEAD_PER_SLOT, NewItemTier, _best_first, _thompson_draws
 from app.catalogue.snapshot import Catalogue
 from app.errors import StateStoreUnavailable
@@ -142,6 +142,36 @@ async def test_two_replicas_share_counts_through_redis(server_url: str) -> None:
     await second.sync()
     await first.sync()  # graduated: no longer read back
     assert first.counts(np.array([0], dtype=np.int64))[0].tolist() == [5.0]
+    for client in clients:
+        await client.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_replica_reads_back_the_others_counts_in_turns(server_url: str) -> None:
+    """Beyond READ_BACK_ITEMS young items a sync reads a turn of them (besides those it counted
+    itself): every count reaches the other replica within n / READ_BACK_ITEMS syncs. Ids of
+    any characters travel as they are."""
+    n = 2 * READ_BACK_ITEMS + 7
+    ids = [f"u{i} \n%\u00e9" for i in range(n)]
+    clients = [create_redis(server_url, 1.0, 1.0, 4) for _ in range(2)]
+    shower, reader = (NewItemStats(client, "turns", graduate_at=50) for client in clients)
+    for stats in (shower, reader):
+        stats.track(ids)
+    shower.record_impressions(list(range(n)))
+    shower.record_reward(n - 1, 0.25)
+    await shower.sync()
+    everyone = np.arange(n, dtype=np.int64)
+    await reader.sync()
+    seen = int((reader.counts(everyone)[0] > 0).sum())
+    assert seen == READ_BACK_ITEMS  # one turn, not all
+    for _ in range(2):
+        await reader.sync()
+    impressions, rewards = reader.counts(everyone)
+    assert impressions.tolist() == [1.0] * n
+    assert rewards[-1] == 0.25
+    reader.record_impressions([0])  # counted here: read back at once, with the other's count
+    await reader.sync()
+    assert reader.counts(np.array([0], dtype=np.int64))[0].tolist() == [2.0]
     for client in clients:
         await client.aclose()
 
