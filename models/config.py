@@ -56,6 +56,9 @@ class TrainConfig:
     shuffle: bool = True  # shuffle the session order every epoch (no timestamps to order by)
     seed: int = 42  # seeds torch, numpy and the sampler
     threads: int = 0  # torch CPU threads; 0 = one per core. Oversubscribed cores slow 20x
+    # evaluation: the next-item share of the session's own items (models/repeats.py), chosen
+    # on validation by `make tune`; a feed that drops seen items is not changed by it
+    repeat_share: float = 0.0
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
@@ -80,6 +83,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be in [0, 1)")
         if not 0.0 <= self.momentum < 1.0:
             raise ValueError("momentum must be in [0, 1)")
+        if not 0.0 <= self.repeat_share < 1.0:
+            raise ValueError("repeat_share must be in [0, 1)")
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise ValueError("learning_rate must be a finite number > 0")
         for name in ("test_days", "valid_days"):

@@ -26,6 +26,7 @@ from models.config import TrainConfig
 from models.gru4rec import GRU4Rec
 from models.metrics import RankingMetrics, conservative_ranks
 from models.prepare import Prepared, prepare
+from models.repeats import mix, recency
 from models.sessions import Sessions
 from models.train import load_checkpoint, model_from_checkpoint
 
@@ -38,14 +39,17 @@ def gru_predictions(
     sessions: Sessions,
     max_sessions: int = 512,
     scored_from: npt.NDArray[np.int64] | None = None,
+    repeat_share: float = 0.0,
 ) -> Predictions:
     """(scores, targets) for every next-item target, chunk by chunk of sessions.
 
     Within a chunk all sessions step in parallel, position by position, from a zero state.
     `scored_from` (n_sessions,): the first position of each session whose item is a target
-    (earlier ones only build the state; default 1, every target).
+    (earlier ones only build the state; default 1, every target). `repeat_share` > 0 mixes
+    the session's own items in (models/repeats.py): the scores are then log-probabilities.
     """
     model.eval()
+    n_items = model.n_items
     for first in range(0, sessions.n_sessions, max_sessions):
         chunk = np.arange(first, min(first + max_sessions, sessions.n_sessions))
         starts, lengths = sessions.offsets[chunk], sessions.lengths[chunk]
@@ -65,6 +69,9 @@ def gru_predictions(
                 if not scored.any():
                     continue
             scores = model.score_all(hidden_active[torch.from_numpy(scored)]).numpy()
+            if repeat_share > 0.0:
+                seen = recency(sessions, starts[active][scored], np.full(scored.sum(), t), n_items)
+                scores = mix(scores, seen, repeat_share)
             yield scores, sessions.items[events[scored] + 1]
 
 
@@ -77,11 +84,16 @@ def measure(predictions: Predictions) -> dict[str, float]:
 
 
 def evaluate_all(
-    model: GRU4Rec, data: Prepared, baselines: BaselineSettings | None
+    model: GRU4Rec,
+    data: Prepared,
+    baselines: BaselineSettings | None,
+    repeat_share: float = 0.0,
 ) -> dict[str, dict[str, float]]:
-    """Metrics of the model and, unless None, of most-popular, item-kNN and V-SKNN with
-    `baselines`' settings (a tuned config's `[baselines]` table)."""
-    results = {"gru4rec": measure(gru_predictions(model, data.held_out.sessions))}
+    """Metrics of the model (its config's `repeat_share` mixed in) and, unless None, of
+    most-popular, item-kNN and V-SKNN with `baselines`' settings (a tuned config's
+    `[baselines]` table)."""
+    predictions = gru_predictions(model, data.held_out.sessions, repeat_share=repeat_share)
+    results = {"gru4rec": measure(predictions)}
     if baselines is not None:
         results.update(baseline_results(data, baselines))
     return results
@@ -129,7 +141,7 @@ def main() -> None:
     if list(data.vocab.item_ids) != checkpoint["item_ids"]:
         parser.error("the data does not give the checkpoint's item vocabulary")
     baselines = None if args.no_baselines else load_baselines(args.config)
-    results = evaluate_all(model_from_checkpoint(checkpoint), data, baselines)
+    results = evaluate_all(model_from_checkpoint(checkpoint), data, baselines, config.repeat_share)
     print("data:", data.dataset)
     print(format_table(results))
     if args.out is not None:

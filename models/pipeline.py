@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"trained in {checkpoint['train_seconds']:.0f} s; checkpoint: {checkpoint_path}")
     t0 = time.time()
     baselines = None if args.no_baselines else load_baselines(args.config)
-    results = evaluate_all(model_from_checkpoint(checkpoint), data, baselines)
+    results = evaluate_all(model_from_checkpoint(checkpoint), data, baselines, config.repeat_share)
     print(f"evaluated in {time.time() - t0:.0f} s on the {data.dataset['held_out']} split")
     print(format_table(results))
     if collapsed(results) and not args.allow_collapsed:

@@ -41,7 +41,10 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, list[float]]]:
     for seed in range(1, args.seeds + 1):
         checkpoint = fit(dataclasses.replace(config, seed=seed), data, progress=False)
         model = model_from_checkpoint(checkpoint)
-        figures = measure(gru_predictions(model, data.held_out.sessions))
+        predictions = gru_predictions(
+            model, data.held_out.sessions, repeat_share=config.repeat_share
+        )
+        figures = measure(predictions)
         for metric in METRICS:
             runs["gru4rec"][metric].append(figures[metric])
         print(f"seed {seed}: " + " ".join(f"{m} {figures[m]:.4f}" for m in METRICS), flush=True)

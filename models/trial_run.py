@@ -9,6 +9,8 @@ A trial ends in one of these outcomes, each kept in the trials table:
   that learned anything beats (a learning rate too high lands here, near random);
 - "diverged": the loss became NaN or infinite;
 - "budget": the time budget ran out during it (its best epoch so far still counts).
+Where validation's sessions repeat items, each epoch is judged at its best `repeat_share`
+(models/repeats.py), recorded in its row: the epoch and the share are chosen together.
 """
 
 import dataclasses
@@ -21,6 +23,7 @@ from models.config import TrainConfig
 from models.evaluate import gru_predictions, measure
 from models.gru4rec import GRU4Rec
 from models.prepare import Prepared
+from models.repeats import REPEAT_SHARES, has_repeats
 from models.train import TrainingDiverged, new_model, train_epochs
 
 COLLAPSE_FROM_EPOCH = 2
@@ -63,10 +66,18 @@ def run_trial(
     result = TrialResult()
     t0 = time.monotonic()
 
+    held_out = data.held_out.sessions
+    shares = REPEAT_SHARES if has_repeats(held_out) else (0.0,)
+
     def validate(epoch: int, trained: GRU4Rec) -> None:
-        figures = measure(gru_predictions(trained, data.held_out.sessions))
-        value = objective(figures)
-        result.epochs.append({"epoch": epoch, **figures, "objective": value})
+        judged = []
+        for share in shares:
+            figures = measure(gru_predictions(trained, held_out, repeat_share=share))
+            judged.append((objective(figures), -share, figures))
+        value, minus_share, figures = max(judged, key=lambda row: row[:2])  # ties: less share
+        result.epochs.append(
+            {"epoch": epoch, **figures, "repeat_share": -minus_share, "objective": value}
+        )
         best = result.best()
         assert best is not None
         if epoch >= COLLAPSE_FROM_EPOCH and value < floor:

@@ -175,7 +175,12 @@ def main(argv: list[str] | None = None) -> Path:
         raise SystemExit("no trial completed within the budget: raise --budget-min")
     chosen = max(counted, key=lambda r: r["best"]["objective"])
     tuned = TrainConfig(
-        **{**config.to_dict(), **chosen["point"], "n_epochs": int(chosen["best"]["epoch"])}
+        **{
+            **config.to_dict(),
+            **chosen["point"],
+            "n_epochs": int(chosen["best"]["epoch"]),
+            "repeat_share": float(chosen["best"]["repeat_share"]),
+        }
     )
     minutes = (time.monotonic() - started) / 60
     header = [
@@ -200,7 +205,7 @@ def main(argv: list[str] | None = None) -> Path:
 def _rounded(figures: Mapping[str, float]) -> dict[str, float]:
     return {
         key: round(figures[key], 4)
-        for key in ("recall@20", "mrr@20", "objective", "epoch")
+        for key in ("recall@20", "mrr@20", "objective", "epoch", "repeat_share")
         if key in figures
     }
 
