@@ -39,11 +39,11 @@ async def timed_syncs(url: str, n_uploads: int, n_shown: int) -> list[float]:
     return seconds
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--uploads", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--shown", type=int, default=40)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as directory, redis_server(Path(directory)) as url:
         for n_uploads in args.uploads:
             seconds = asyncio.run(timed_syncs(url, n_uploads, args.shown))
