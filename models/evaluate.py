@@ -11,7 +11,7 @@ the model; held-out events with items unknown to training were dropped and are c
 import argparse
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,30 +26,25 @@ from models.config import TrainConfig
 from models.gru4rec import GRU4Rec
 from models.metrics import RankingMetrics, conservative_ranks
 from models.prepare import Prepared, prepare
-from models.repeats import mix, recency
+from models.repeats import mix, recency, softmax
 from models.sessions import Sessions
 from models.train import load_checkpoint, model_from_checkpoint
 
 Predictions = Iterator[tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]]
 
 
+Point = tuple[npt.NDArray[np.float32], npt.NDArray[np.int64], npt.NDArray[np.int64], int]
+
+
 @torch.no_grad()
-def gru_predictions(
+def _gru_points(
     model: GRU4Rec,
     sessions: Sessions,
-    max_sessions: int = 512,
-    scored_from: npt.NDArray[np.int64] | None = None,
-    repeat_share: float = 0.0,
-) -> Predictions:
-    """(scores, targets) for every next-item target, chunk by chunk of sessions.
-
-    Within a chunk all sessions step in parallel, position by position, from a zero state.
-    `scored_from` (n_sessions,): the first position of each session whose item is a target
-    (earlier ones only build the state; default 1, every target). `repeat_share` > 0 mixes
-    the session's own items in (models/repeats.py): the scores are then log-probabilities.
-    """
+    max_sessions: int,
+    scored_from: npt.NDArray[np.int64] | None,
+) -> Iterator[Point]:
+    """(scores, targets, the rows' session starts, position t) after each step of a chunk."""
     model.eval()
-    n_items = model.n_items
     for first in range(0, sessions.n_sessions, max_sessions):
         chunk = np.arange(first, min(first + max_sessions, sessions.n_sessions))
         starts, lengths = sessions.offsets[chunk], sessions.lengths[chunk]
@@ -69,10 +64,28 @@ def gru_predictions(
                 if not scored.any():
                     continue
             scores = model.score_all(hidden_active[torch.from_numpy(scored)]).numpy()
-            if repeat_share > 0.0:
-                seen = recency(sessions, starts[active][scored], np.full(scored.sum(), t), n_items)
-                scores = mix(scores, seen, repeat_share)
-            yield scores, sessions.items[events[scored] + 1]
+            yield scores, sessions.items[events[scored] + 1], starts[active][scored], t
+
+
+def gru_predictions(
+    model: GRU4Rec,
+    sessions: Sessions,
+    max_sessions: int = 512,
+    scored_from: npt.NDArray[np.int64] | None = None,
+    repeat_share: float = 0.0,
+) -> Predictions:
+    """(scores, targets) for every next-item target, chunk by chunk of sessions.
+
+    Within a chunk all sessions step in parallel, position by position, from a zero state.
+    `scored_from` (n_sessions,): the first position of each session whose item is a target
+    (earlier ones only build the state; default 1, every target). `repeat_share` > 0 mixes
+    the session's own items in (models/repeats.py): the scores are then log-probabilities.
+    """
+    for scores, targets, row_starts, t in _gru_points(model, sessions, max_sessions, scored_from):
+        if repeat_share > 0.0:
+            seen = recency(sessions, row_starts, np.full(len(row_starts), t), model.n_items)
+            scores = mix(softmax(scores), seen, repeat_share)
+        yield scores, targets
 
 
 def measure(predictions: Predictions) -> dict[str, float]:
@@ -81,6 +94,24 @@ def measure(predictions: Predictions) -> dict[str, float]:
     for scores, targets in predictions:
         metrics.add(conservative_ranks(scores, targets))
     return {**metrics.result(), "events": float(metrics.n_events), "seconds": time.time() - t0}
+
+
+def measure_repeat_shares(
+    model: GRU4Rec, sessions: Sessions, shares: Sequence[float], max_sessions: int = 512
+) -> list[dict[str, float]]:
+    """measure(gru_predictions(..., repeat_share=share)) for each share, the model stepped and
+    scored once for all of them (a tuning trial judges every epoch at each share)."""
+    metrics = [RankingMetrics(cutoffs=(10, 20)) for _ in shares]
+    t0 = time.time()
+    for scores, targets, row_starts, t in _gru_points(model, sessions, max_sessions, None):
+        if any(share > 0.0 for share in shares):
+            seen = recency(sessions, row_starts, np.full(len(row_starts), t), model.n_items)
+            probabilities = softmax(scores)
+        for share, share_metrics in zip(shares, metrics, strict=True):
+            mixed = scores if share == 0.0 else mix(probabilities, seen, share)
+            share_metrics.add(conservative_ranks(mixed, targets))
+    seconds = time.time() - t0
+    return [{**m.result(), "events": float(m.n_events), "seconds": seconds} for m in metrics]
 
 
 def evaluate_all(

@@ -25,11 +25,9 @@ REPEAT_SHARES = (0.0, 0.1, 0.2, 0.3, 0.5)  # the candidates validation chooses a
 
 def has_repeats(sessions: Sessions) -> bool:
     """Whether any next item was already in its session: else a share cannot help."""
-    for s in range(sessions.n_sessions):
-        items = sessions.items[sessions.offsets[s] : sessions.offsets[s + 1]]
-        if len(np.unique(items)) < len(items):
-            return True
-    return False
+    session = np.repeat(np.arange(sessions.n_sessions, dtype=np.int64), sessions.lengths)
+    pairs = session * (int(sessions.items.max(initial=0)) + 1) + sessions.items
+    return len(np.unique(pairs)) < len(pairs)
 
 
 def recency(
@@ -47,13 +45,23 @@ def recency(
     return weights
 
 
-def mix(scores: F32, weights: npt.NDArray[np.float64], share: float) -> F32:
-    """(b, n_items) scores -> the mixture's log-probabilities, float32 as the ranking takes them
-    (the log keeps apart what float32 probabilities of 1e-40 would tie)."""
+def softmax(scores: F32) -> npt.NDArray[np.float64]:
+    """(b, n_items) scores -> the model's next-item probabilities, in float64."""
+    shifted: npt.NDArray[np.float64] = np.exp(
+        scores.astype(np.float64) - scores.max(axis=1, keepdims=True)
+    )
+    shifted /= shifted.sum(axis=1, keepdims=True)
+    return shifted
+
+
+def mix(
+    probabilities: npt.NDArray[np.float64], weights: npt.NDArray[np.float64], share: float
+) -> F32:
+    """(b, n_items) model probabilities and recency weights -> the mixture's log-probabilities,
+    float32 as the ranking takes them (the log keeps apart what float32 probabilities of 1e-40
+    would tie)."""
     if not 0.0 <= share < 1.0:
         raise ValueError(f"repeat_share must be in [0, 1), got {share}")
-    shifted = np.exp(scores.astype(np.float64) - scores.max(axis=1, keepdims=True))
-    shifted /= shifted.sum(axis=1, keepdims=True)
     with np.errstate(divide="ignore"):  # an item no state reaches and never seen: -inf
-        mixed: F32 = np.log((1.0 - share) * shifted + share * weights).astype(np.float32)
+        mixed: F32 = np.log((1.0 - share) * probabilities + share * weights).astype(np.float32)
     return mixed

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from models.config import TrainConfig
-from models.evaluate import gru_predictions, measure
+from models.evaluate import measure_repeat_shares
 from models.gru4rec import GRU4Rec
 from models.prepare import Prepared
 from models.repeats import REPEAT_SHARES, has_repeats
@@ -70,10 +70,12 @@ def run_trial(
     shares = REPEAT_SHARES if has_repeats(held_out) else (0.0,)
 
     def validate(epoch: int, trained: GRU4Rec) -> None:
-        judged = []
-        for share in shares:
-            figures = measure(gru_predictions(trained, held_out, repeat_share=share))
-            judged.append((objective(figures), -share, figures))
+        judged = [
+            (objective(figures), -share, figures)
+            for share, figures in zip(
+                shares, measure_repeat_shares(trained, held_out, shares), strict=True
+            )
+        ]
         value, minus_share, figures = max(judged, key=lambda row: row[:2])  # ties: less share
         result.epochs.append(
             {"epoch": epoch, **figures, "repeat_share": -minus_share, "objective": value}
