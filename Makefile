@@ -39,8 +39,9 @@ OUT ?= $(BUNDLE_DIR)/mine
 DATA_ARGS = $(if $(TRAIN),--train $(TRAIN) $(if $(VALID),--valid $(VALID)) \
   $(if $(TEST),--test $(TEST)),--data $(DATA))
 
-.PHONY: install redis check test bundle-tiny bundle bundle-microlens bundle-1m tune tune-microlens \
-	cold-eval run serve learn clean loadtest loadtest-step loadtest-baseline soak bench-uploads \
+.PHONY: install packages check test bundle-tiny bundle bundle-microlens bundle-1m tune tune-microlens \
+	cold-eval run serve learn clean loadtest loadtest-step loadtest-baseline \
+	loadtest-saturation soak bench-uploads \
 	bench-exposure bench-day2
 
 # One virtual environment with every extra; rebuilt when pyproject.toml changes.
@@ -52,13 +53,14 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-# The tests start their own redis-server on a free loopback port, and a 3-master cluster
-# joined by redis-cli; install both when either is missing.
-redis:
-	@{ command -v redis-server && command -v redis-cli; } >/dev/null 2>&1 || { \
-	  echo "installing redis-server and redis-tools (Debian packages)"; \
+# The Debian packages: the tests start their own redis-server on a free loopback port, and a
+# 3-master cluster joined by redis-cli; the saturation load test drives the service with wrk.
+# Installed when any is missing.
+packages:
+	@{ command -v redis-server && command -v redis-cli && command -v wrk; } >/dev/null 2>&1 || { \
+	  echo "installing redis-server, redis-tools and wrk (Debian packages)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server redis-tools >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server redis-tools wrk >/dev/null; }
 
 check: install
 	$(BIN)/ruff format --check .
@@ -66,7 +68,7 @@ check: install
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 
-test: install redis check
+test: install packages check
 	$(BIN)/pytest
 
 # Seconds on CPU: synthetic data, tiny model. What the tests build too.
@@ -152,6 +154,11 @@ loadtest-step: install bundle
 loadtest-baseline: install bundle
 	$(LOADTEST) --step --baseline --rate $(STEP) --step-size $(STEP) --duration $(STEP_DURATION) --max-rate $(MAX_RATE)
 
+# The highest rate one service core holds: one worker pinned to its core, wrk (a session mix
+# in Lua) and Redis on the other, 1 to 128 connections, then the bare app the same way.
+loadtest-saturation: install packages bundle
+	$(BIN)/python -m loadtest.saturation --bundle $(BUNDLE) --duration $(STEP_DURATION)
+
 # SOAK_DURATION seconds of load, Redis restarted at a third and the model swapped at two thirds;
 # fails when an acknowledged swipe was lost or a request failed for another reason than the
 # outage. Not part of `make test` (tests/loadtest/test_soak_smoke.py runs a 10-second version).
@@ -172,7 +179,7 @@ bench-exposure: install bundle
 
 # The learning loop on MicroLens (issue 10): day 1 serves, day 2 streams in, the learner
 # publishes; frozen, online and batch models on the test users; report in build/day2.
-bench-day2: install redis
+bench-day2: install packages
 	$(BIN)/python -m loadtest.day2 --data $(DATA)
 
 clean:

@@ -31,7 +31,7 @@ def redis_command(port: int, directory: Path, *options: str, durable: bool = Fal
     file fsynced before each write is acknowledged (appendfsync always), else no persistence."""
     binary = shutil.which("redis-server")
     if binary is None:
-        raise RuntimeError("redis-server is not installed: `make redis` installs it")
+        raise RuntimeError("redis-server is not installed: `make packages` installs it")
     command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
     command += ["--dir", str(directory), "--appendonly", "yes" if durable else "no"]
     return command + (["--appendfsync", "always"] if durable else []) + list(options)

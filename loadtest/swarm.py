@@ -17,6 +17,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from loadtest.servers import pinned
+
 ROOT = Path(__file__).resolve().parents[1]
 LOCUSTFILE = "loadtest/locustfile.py"
 STOP_TIMEOUT_S = 2  # users finish their request in flight when the run time is up
@@ -38,9 +40,15 @@ def swarm_for(rate: float, max_user_rate: float) -> Swarm:
 
 
 def run_locust(
-    host: str, swarm: Swarm, duration_s: int, csv_prefix: Path, env: dict[str, str]
+    host: str,
+    swarm: Swarm,
+    duration_s: int,
+    csv_prefix: Path,
+    env: dict[str, str],
+    cpus: str | None = None,
 ) -> tuple[int, Path]:
-    """Locust's exit code (1: the budget failed) and its log: summary, warnings, errors."""
+    """Locust's exit code (1: the budget failed) and its log: summary, warnings, errors;
+    pinned to `cpus` when given."""
     command = [sys.executable, "-m", "locust", "-f", LOCUSTFILE, "--headless", "--host", host]
     command += ["--users", str(swarm.users), "--spawn-rate", str(swarm.users)]
     command += ["--run-time", f"{duration_s}s", "--stop-timeout", str(STOP_TIMEOUT_S)]
@@ -49,7 +57,9 @@ def run_locust(
     env = {**os.environ, **env, "LOADTEST_HOST": host, "LOADTEST_USER_RATE": repr(swarm.user_rate)}
     log = Path(f"{csv_prefix}-locust.log")
     with log.open("w") as out:
-        run = subprocess.run(command, cwd=ROOT, env=env, stdout=out, stderr=out, check=False)
+        run = subprocess.run(
+            pinned(command, cpus), cwd=ROOT, env=env, stdout=out, stderr=out, check=False
+        )
     return run.returncode, log
 
 
