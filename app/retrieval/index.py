@@ -3,8 +3,9 @@
 The index holds [item embedding | item bias], so the session's hidden state with a trailing
 1 is the query and each inner product is exactly the model's score; sessions without a
 state get the bundle's most popular items instead. Large catalogues ship an approximate
-index (IVF, HNSW): its type must be the one the manifest records, and the search parameters
-the export measured (nprobe, efSearch) are applied here, since the index file lacks them.
+index (IVF, HNSW), mid-size ones may ship a re-ranked 8-bit one (reranked.py): its type must
+be the one the manifest records, and the search parameters the export measured (nprobe,
+efSearch, k_factor_rf) are applied here, since the index file lacks them.
 """
 
 from pathlib import Path
@@ -16,6 +17,7 @@ import numpy.typing as npt
 from faiss.contrib.factory_tools import reverse_index_factory
 
 from app.bundle import EXACT_INDEX_TYPE, INDEX_FILE, POPULARITY_FILE, BundleMismatch, Manifest
+from app.retrieval.reranked import RERANKED_TYPE, is_reranked
 
 
 class Retriever:
@@ -83,7 +85,7 @@ def _configure(index: faiss.Index, recorded: dict[str, Any]) -> None:
     """Check the index is the recorded type, then apply the recorded search parameters."""
     kind = recorded.get("type", EXACT_INDEX_TYPE)  # recording none predates approximate ones
     try:
-        actual = reverse_index_factory(index)  # type: ignore[no-untyped-call]
+        actual = RERANKED_TYPE if is_reranked(index) else reverse_index_factory(index)  # type: ignore[no-untyped-call]
     except (NotImplementedError, KeyError):
         raise BundleMismatch(f"{INDEX_FILE} is an index type nextswipe does not know") from None
     if actual != ("Flat" if kind == EXACT_INDEX_TYPE else kind):

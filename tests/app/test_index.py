@@ -20,6 +20,7 @@ from app.bundle import (
     read_manifest,
 )
 from app.retrieval.index import Retriever
+from app.retrieval.reranked import K_FACTOR_PARAMETER, RERANKED_TYPE, build_reranked
 from tests.conftest import TinyBundle
 
 
@@ -182,3 +183,21 @@ def test_index_disagreeing_with_the_manifest_is_refused(
     bundle, manifest = with_index(tiny_bundle, tmp_path, factory, recorded)
     with pytest.raises(BundleMismatch, match=message):
         Retriever(bundle, manifest)
+
+
+def test_a_reranked_index_gives_the_exact_top_k(tiny_bundle: TinyBundle, tmp_path: Path) -> None:
+    bundle = Path(shutil.copytree(tiny_bundle.path, tmp_path / "bundle"))
+    flat = faiss.read_index(str(bundle / INDEX_FILE))
+    faiss.write_index(build_reranked(flat.reconstruct_n(0, flat.ntotal)), str(bundle / INDEX_FILE))
+    manifest = read_manifest(bundle)
+    recorded = {"type": RERANKED_TYPE, "params": {K_FACTOR_PARAMETER: 8}, "exact": False}
+    retriever = Retriever(
+        bundle, dataclasses.replace(manifest, index={**manifest.index, **recorded})
+    )
+    for hidden in states(5):
+        expected = np.argsort(-model_scores(tiny_bundle, hidden), kind="stable")[:20]
+        scores, rows = retriever.search(hidden, 20)
+        np.testing.assert_array_equal(rows, expected)
+        np.testing.assert_allclose(scores, model_scores(tiny_bundle, hidden)[rows], atol=1e-4)
+    with pytest.raises(BundleMismatch, match="SQ8,RFlat index"):
+        Retriever(bundle, manifest)  # the manifest still says exact

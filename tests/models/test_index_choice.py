@@ -6,6 +6,7 @@ import numpy.typing as npt
 import pytest
 
 from app.bundle import EXACT_INDEX_TYPE, INDEX_FILE, verify_bundle
+from app.retrieval.reranked import K_FACTOR_PARAMETER, RERANKED_TYPE, build_reranked, is_reranked
 from models.export import session_states
 from models.index_choice import (
     RECALL_K,
@@ -45,7 +46,8 @@ def test_a_small_catalogue_gets_exact_search(
     vectors_and_queries: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]],
 ) -> None:
     vectors, queries = vectors_and_queries
-    index, description = choose_index(vectors, queries, IndexPlan())  # 5,000 <= 200,000
+    plan = IndexPlan(rerank_min_items=GROWN_ITEMS + 1)  # 5,000 items: below both thresholds
+    index, description = choose_index(vectors, queries, plan)
     assert isinstance(index, faiss.IndexFlatIP)
     assert description["type"] == EXACT_INDEX_TYPE
     assert description["exact"] is True
@@ -103,3 +105,38 @@ def test_no_qualifying_setting_is_an_error(
     )
     with pytest.raises(NoIndexMeetsTarget, match="no candidate reached recall@100 0.95"):
         choose_index(vectors, queries[:50], plan)
+
+
+def test_the_reranked_index_is_shipped_only_with_the_exact_lists(
+    vectors_and_queries: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]],
+) -> None:
+    vectors, queries = vectors_and_queries
+    index, description = choose_index(vectors, queries, IndexPlan(rerank_min_items=0))
+    reranked = [row for row in description["candidates"] if row["type"] == RERANKED_TYPE]
+    assert reranked, description["candidates"]  # it was measured, whichever won
+    if description["type"] == RERANKED_TYPE:
+        assert is_reranked(index)
+        assert description["same_top20"] >= 0.99
+        scores, found = index.search(queries, 20)
+        np.testing.assert_allclose(
+            scores, np.take_along_axis(queries @ vectors.T, found, 1), rtol=1e-5, atol=1e-5
+        )
+    else:
+        assert description["type"] == EXACT_INDEX_TYPE
+        last = reranked[-1]
+        assert min(last["same_top20"], last["same_top100"]) < 0.99 or (
+            last["median_ms"] >= description["candidates"][0]["median_ms"]
+        )
+
+
+def test_reranked_scores_are_exact_and_its_lists_the_exact_ones(
+    vectors_and_queries: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]],
+) -> None:
+    vectors, queries = vectors_and_queries
+    index = build_reranked(vectors)
+    faiss.ParameterSpace().set_index_parameter(index, K_FACTOR_PARAMETER, 4)
+    scores, found = index.search(queries, 20)
+    exact = queries @ vectors.T
+    np.testing.assert_allclose(scores, np.take_along_axis(exact, found, 1), rtol=1e-5, atol=1e-5)
+    same = (found == exact_top(vectors, queries, 20)).all(axis=1).mean()
+    assert same >= 0.95  # float32 near-ties aside, the exact top 20
