@@ -111,14 +111,10 @@ def choose_index(
         "type": row["type"],
         "dim": dim,
         "exact": False,
-        "params": row["params"],
-        "recall_at_100": row["recall_at_100"],
-        **{key: row[key] for key in (*LATENCY_KEYS, "large_k_found")},
+        **_measured(row, len(queries)),
         "large_k": plan.large_k,
         "recall_target": plan.recall_target,
         "exact_max_items": plan.exact_max_items,
-        "queries": len(queries),
-        "threads": 1,
         "candidates": rows,
     }
     return index, description
@@ -142,8 +138,9 @@ def _exact_or_reranked(
     for k_factor in plan.k_factors:
         params = {K_FACTOR_PARAMETER: k_factor}
         _set_params(reranked, params)
-        same = {k: _same_lists(reranked.search(queries, k)[1], truth[k]) for k in cutoffs}
-        recall = _recall(reranked.search(queries, RECALL_K)[1], truth[RECALL_K])
+        found = {k: reranked.search(queries, k)[1] for k in cutoffs}
+        same = {k: _same_lists(found[k], truth[k]) for k in cutoffs}
+        recall = _recall(found[RECALL_K], truth[RECALL_K])
         row = _row(
             RERANKED_TYPE, params, recall, reranked, queries, RECALL_K, plan.large_k, build_s
         )
@@ -159,17 +156,24 @@ def _exact_or_reranked(
         "type": RERANKED_TYPE,
         "exact": False,  # the candidates are approximate; their scores, as served, are exact
         "exact_scores": True,
-        "params": row["params"],
-        "recall_at_100": row["recall_at_100"],
-        **{key: row[key] for key in (*LATENCY_KEYS, "large_k_found")},
+        **_measured(row, len(queries)),
         "same_top20": row["same_top20"],
         f"same_top{RECALL_K}": row[f"same_top{RECALL_K}"],
         "same_lists_target": plan.same_lists_target,
-        "queries": len(queries),
-        "threads": 1,
         "candidates": rows,
     }
     return reranked, description
+
+
+def _measured(row: dict[str, Any], n_queries: int) -> dict[str, Any]:
+    """What a shipped choice's manifest entry copies from its row of the candidates table."""
+    return {
+        "params": row["params"],
+        "recall_at_100": row["recall_at_100"],
+        **{key: row[key] for key in (*LATENCY_KEYS, "large_k_found")},
+        "queries": n_queries,
+        "threads": 1,
+    }
 
 
 def _same_lists(found: npt.NDArray[np.int64], truth: npt.NDArray[np.int64]) -> float:
