@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from app.bandit.bundle_arms import BundleArms
 from app.bandit.new_item_stats import NewItemStats
 from app.bandit.new_item_tier import NewItemTier
+from app.batching.model_batches import ModelBatches
 from app.catalogue.encoding import TitleEncoding
 from app.catalogue.follower import CatalogueFollower
 from app.catalogue.local_log import LocalCatalogueLog
@@ -52,6 +53,7 @@ class State(TypedDict):
     signer: CursorSigner
     caps: Caps
     rng: np.random.Generator
+    batches: ModelBatches  # the GRU steps and index searches of concurrent requests
     telemetry: Telemetry
 
 
@@ -137,6 +139,7 @@ def lifespan_for(settings: Settings, rng: np.random.Generator | None = None) -> 
         if event_file is not None:
             tasks.append(asyncio.create_task(event_file.run(settings.event_flush_s)))
         encoding = TitleEncoding()
+        batches = ModelBatches(settings.max_batch, settings.faiss_omp_threads, telemetry)
         try:
             yield State(
                 settings=settings,
@@ -148,6 +151,7 @@ def lifespan_for(settings: Settings, rng: np.random.Generator | None = None) -> 
                 signer=CursorSigner(settings.cursor_secret),
                 caps=caps_of(settings),
                 rng=rng or np.random.default_rng(),
+                batches=batches,
                 telemetry=telemetry,
             )
         finally:
@@ -156,6 +160,7 @@ def lifespan_for(settings: Settings, rng: np.random.Generator | None = None) -> 
                 with suppress(asyncio.CancelledError):
                     await task
             encoding.close()
+            batches.close()
             follower.close()
             with suppress(StateStoreUnavailable):
                 await stats.sync()  # the last new-item counts, if Redis is there

@@ -73,17 +73,27 @@ def load_model(
     return model
 
 
+WARM_BATCH = 32  # the default max_batch
+
+
 def warm_up(model: ServingModel, rounds: int = 20) -> None:
     """Step, search, encode and project a few times before the first request does.
 
     ONNX Runtime plans and allocates its buffers on the first runs and the first searches
     touch cold memory: paid here (during startup or a hot swap's load), not by the first
-    requests, which otherwise see several times their usual latency.
+    requests, which otherwise see several times their usual latency. Micro-batches come in
+    many sizes: each power of two up to WARM_BATCH is run once too.
     """
     hidden = None
     for row in range(min(rounds, model.manifest.n_items)):
         hidden = model.step.step(hidden, row, 1.0)
         model.retriever.search(hidden, 100)
+    assert hidden is not None  # a bundle holds items
+    for size in (2**power for power in range(1, WARM_BATCH.bit_length())):
+        states = np.repeat(hidden[None, :], size, axis=0)
+        rows = np.arange(size, dtype=np.int64) % model.manifest.n_items
+        model.step.step_many(states, rows, np.ones(size, dtype=np.float32))
+        model.retriever.search_many(states, 100)
     item_vector = model.projection.project(model.encoder.encode(["a first upload #warmup"]))[0]
     for _ in range(rounds):
         hidden = model.step.step_vector(hidden, item_vector[:-1], 1.0)

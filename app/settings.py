@@ -60,12 +60,15 @@ class Settings:
     max_in_flight: int = 256  # requests one process works on at once; more get 503 overloaded
     ort_intra_op_threads: int = 1
     faiss_omp_threads: int = 1
+    max_batch: int = 32  # swipes per ONNX step, feeds per index search (1: no micro-batching)
     log_level: str = "info"  # of the JSON logs (app/logs.py); "debug" adds a line per request
     engagement: EngagementWeights = field(default_factory=EngagementWeights)
 
     def __post_init__(self) -> None:
         if self.session_ttl_s < 1:
             raise ValueError("session_ttl_s must be at least 1")
+        if self.max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
         if not 0.0 <= self.explore_share <= 1.0:
             raise ValueError("explore_share must be in [0, 1]")
         if self.recent_sessions < 0 or self.recent_idle_s <= 0.0:
@@ -172,6 +175,7 @@ class Settings:
             faiss_omp_threads=env(
                 "FAISS_OMP_THREADS", cast=int, default=defaults.faiss_omp_threads
             ),
+            max_batch=env("MAX_BATCH", cast=int, default=defaults.max_batch),
             log_level=env("LOG_LEVEL", default=defaults.log_level),
             engagement=weights,
         )

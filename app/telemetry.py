@@ -36,6 +36,13 @@ class Telemetry:
             buckets=_BUCKETS_S,
             registry=self.registry,
         )
+        self.batch_size = Histogram(
+            "nextswipe_batch_size",
+            "Requests per ONNX step or FAISS search run (micro-batching)",
+            ["kind"],
+            buckets=(1, 2, 4, 8, 16, 32, 64),
+            registry=self.registry,
+        )
         self._children: dict[tuple[Histogram, str], Histogram] = {}
         counter = self._counter
         self.swipes = counter("nextswipe_swipes_total", "Swipes applied to a session state")
@@ -131,6 +138,9 @@ class Telemetry:
 
     def observe(self, stage: str, seconds: float) -> None:
         self._labelled(self.stage_seconds, stage).observe(seconds)
+
+    def observe_batch(self, kind: str, size: int) -> None:
+        self._labelled(self.batch_size, kind).observe(size)
 
     def observe_request(self, endpoint: str, seconds: float) -> None:
         self._labelled(self.request_seconds, endpoint).observe(seconds)

@@ -26,6 +26,7 @@ from pydantic import TypeAdapter
 from app.bandit.new_item_stats import NewItemStats
 from app.bandit.new_item_tier import NewItemTier
 from app.bandit.rewards import RedisArmStats
+from app.batching.model_batches import ModelBatches
 from app.catalogue.snapshot import Catalogue
 from app.engagement import DEFAULT_WEIGHTS, EngagementEvent, engagement_weight
 from app.flows.build_feed import FeedResult, build_feed
@@ -121,6 +122,7 @@ async def run_sessions(
     rng = np.random.default_rng(seed)
     events = random.Random(seed)
     feed_json, swipe_json = TypeAdapter(FeedOut), TypeAdapter(SwipeOut)
+    batches = ModelBatches(defaults.max_batch, defaults.faiss_omp_threads, telemetry)
     try:
         for s in range(sessions):
             session_id = f"bench-{seed}-{s}"
@@ -140,6 +142,7 @@ async def run_sessions(
                     explore_share=0.2,
                     tier=tier,
                     rng=rng,
+                    batches=batches,
                     telemetry=telemetry,
                 )
                 with telemetry.stage("serialisation (feed)"):
@@ -163,6 +166,7 @@ async def run_sessions(
                         replay_items=defaults.swap_replay_items,
                         weights=DEFAULT_WEIGHTS,
                         tier=tier,
+                        batches=batches,
                         telemetry=telemetry,
                     )
                     with telemetry.stage("serialisation (swipe)"):
@@ -170,6 +174,7 @@ async def run_sessions(
                     telemetry.observe("= swipe flow + serialisation", time.perf_counter() - started)
         return telemetry
     finally:
+        batches.close()
         await client.aclose()
 
 

@@ -101,11 +101,17 @@ class Catalogue:
         self, step: GruStep, hidden: npt.NDArray[np.float32] | None, row: int, weight: float
     ) -> npt.NDArray[np.float32]:
         """The GRU step on one of these rows: a bundle item by its row, an upload by its
-        projected embedding (the index row without its bias)."""
-        n_bundle = len(self.vocab)
-        if row < n_bundle:
+        projected embedding (upload_embedding)."""
+        embedding = self.upload_embedding(row)
+        if embedding is None:
             return step.step(hidden, row, weight)
-        return step.step_vector(hidden, self.uploads.vectors[row - n_bundle, :-1], weight)
+        return step.step_vector(hidden, embedding, weight)
+
+    def upload_embedding(self, row: int) -> npt.NDArray[np.float32] | None:
+        """An upload's (H,) input embedding (its index row without the bias); None for a
+        bundle item, which the step graph looks up by row."""
+        n_bundle = len(self.vocab)
+        return None if row < n_bundle else self.uploads.vectors[row - n_bundle, :-1]
 
     def sizes(self) -> dict[tuple[str, str], int]:
         """Items by source and activity, for the metrics."""

@@ -1,7 +1,8 @@
 """The feed path: cursor -> state -> (stored page?) -> search -> drop seen/served -> explore.
 
-The hidden state is the query of the bundle's FAISS index and of the uploads' side index,
-merged by score (no ONNX on this path). Seen, served and taken-down items are dropped. The
+The hidden state is the query of the bundle's FAISS index (in a micro-batch with the
+concurrent feeds: batching/) and of the uploads' side index, merged by score (no ONNX on this
+path). Seen, served and taken-down items are dropped. The
 exploration slots go first to the new-item tier (uploads still short of their impressions),
 then to the bandit's cluster arms. A cursor of a stored page replays it exactly, less any
 item taken down since; a request without one, or with a next_cursor not yet used, builds a
@@ -19,6 +20,7 @@ import numpy as np
 from app.bandit.new_item_tier import NEW_ITEM_ARM, NewItemTier
 from app.bandit.rewards import Posteriors
 from app.bandit.slots import explore_positions, merge
+from app.batching.model_batches import ModelBatches, SearchQuery
 from app.errors import StateStoreUnavailable
 from app.events.entries import PageEntry, encode_entry, page_sources
 from app.retrieval.filters import drop_excluded, fetch_size
@@ -40,7 +42,7 @@ class FeedResult:
     degraded: bool = False  # the store was unreachable: not personalised, not stored
 
 
-def compose_page(
+async def compose_page(
     state: SessionState,
     number: int,
     count: int,
@@ -49,6 +51,7 @@ def compose_page(
     explore_share: float,
     tier: NewItemTier,
     rng: np.random.Generator,
+    batches: ModelBatches,
     telemetry: Telemetry,
 ) -> tuple[Page, dict[int, int]]:
     """A new page for the state: model items around exploration slots; explored item -> arm
@@ -57,12 +60,12 @@ def compose_page(
     excluded = state.excluded()
     excluded |= catalogue.removed
     k = fetch_size(count, len(excluded), len(catalogue))
-    with telemetry.stage("search"):
+    with telemetry.stage("search"):  # with its wait for the batch
         if state.hidden is None:  # cold start: the most popular items
             rows = model.retriever.popular(k)
             scores = model.popularity_share[rows]
         else:
-            scores, rows = model.retriever.search(state.hidden, k)
+            scores, rows = await batches.search(SearchQuery(model.retriever, state.hidden, k))
             if len(catalogue.uploads):
                 found = catalogue.uploads.search(state.hidden, k)
                 scores, rows = merge_by_score((scores, rows), found, k)
@@ -108,7 +111,7 @@ def without_removed(page: Page, removed: frozenset[int]) -> Page:
     )
 
 
-def degraded_page(
+async def degraded_page(
     session_id: str,
     number: int,
     count: int,
@@ -118,6 +121,7 @@ def degraded_page(
     tier: NewItemTier,
     rng: np.random.Generator,
     signer: CursorSigner,
+    batches: ModelBatches,
     telemetry: Telemetry,
 ) -> FeedResult:
     """The page of a session whose state cannot be read: what a new session would get.
@@ -127,8 +131,8 @@ def degraded_page(
     cursors work again once the store is back.
     """
     fresh = SessionState(model_version=serving.model.version)
-    page, _ = compose_page(
-        fresh, number, count, serving, posteriors, explore_share, tier, rng, telemetry
+    page, _ = await compose_page(
+        fresh, number, count, serving, posteriors, explore_share, tier, rng, batches, telemetry
     )
     telemetry.degraded_pages.inc()
     return FeedResult(
@@ -153,6 +157,7 @@ async def build_feed(
     explore_share: float,
     tier: NewItemTier,
     rng: np.random.Generator,
+    batches: ModelBatches,
     telemetry: Telemetry,
 ) -> FeedResult:
     model, arms, catalogue = serving.model, serving.arms, serving.catalogue
@@ -162,7 +167,7 @@ async def build_feed(
     started = time.perf_counter()
     applied_at = started
 
-    def apply(
+    async def apply(
         state: SessionState | None,
     ) -> tuple[SessionState, tuple[Page, bool, Migration | None]]:
         nonlocal applied_at
@@ -172,8 +177,17 @@ async def build_feed(
         if wanted is not None and wanted in current.pages:
             return current, (current.pages[wanted], True, migration)  # a retry: the same page
         number = wanted if wanted == current.next_page else current.next_page
-        page, explored_arms = compose_page(
-            current, number, count, serving, posteriors, explore_share, tier, rng, telemetry
+        page, explored_arms = await compose_page(
+            current,
+            number,
+            count,
+            serving,
+            posteriors,
+            explore_share,
+            tier,
+            rng,
+            batches,
+            telemetry,
         )
         current.add_page(page, explored_arms, caps)
         applied_at = time.perf_counter()
@@ -199,7 +213,7 @@ async def build_feed(
     try:
         page, replayed, migration = await store.update(session_id, apply, entry)
     except StateStoreUnavailable:
-        return degraded_page(
+        return await degraded_page(
             session_id,
             wanted or 0,
             count,
@@ -209,6 +223,7 @@ async def build_feed(
             tier,
             rng,
             signer,
+            batches,
             telemetry,
         )
     telemetry.observe("state_write", time.perf_counter() - applied_at)

@@ -2,7 +2,8 @@
 
 Everything is validated before the first write: an item the catalogue does not hold, or has
 taken down, changes nothing stored. A bundle item is stepped on by its row, an upload by its
-projected embedding (catalogue/snapshot.py).
+projected embedding (catalogue/snapshot.py), in a micro-batch with the concurrent swipes
+(batching/).
 The read-step-write is one atomic store update, so two swipes of one session never
 overwrite each other, and a retried event id is applied at most once. An applied swipe is
 appended to the event log once, with the state it changed (events/). A state of a bundle
@@ -13,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 from app.bandit.new_item_tier import NEW_ITEM_ARM, NewItemTier
+from app.batching.model_batches import ModelBatches, StepQuery
 from app.engagement import EngagementEvent, EngagementWeights, engagement_weight
 from app.errors import UnknownItem
 from app.events.entries import SwipeEntry, encode_entry
@@ -47,6 +49,7 @@ async def record_swipe(
     replay_items: int,
     weights: EngagementWeights,
     tier: NewItemTier,
+    batches: ModelBatches,
     telemetry: Telemetry,
 ) -> SwipeResult:
     model, arms, catalogue = serving.model, serving.arms, serving.catalogue
@@ -55,10 +58,11 @@ async def record_swipe(
     if item_row is None:
         raise UnknownItem(f"item {item_id!r} is not in the catalogue of model {model.version}")
     weight = engagement_weight(engagement, weights)
+    embedding = catalogue.upload_embedding(item_row)
     started = time.perf_counter()
     applied_at = started
 
-    def apply(state: SessionState | None) -> tuple[SessionState, SwipeResult]:
+    async def apply(state: SessionState | None) -> tuple[SessionState, SwipeResult]:
         nonlocal applied_at
         telemetry.observe("state_read", time.perf_counter() - started)
         current = state or SessionState(model_version=model.version)
@@ -68,8 +72,10 @@ async def record_swipe(
             return current, SwipeResult(
                 seq, weight, False, True, model.version, migration=migration
             )
-        with telemetry.stage("gru_step"):
-            hidden = catalogue.step_on(model.step, current.hidden, item_row, weight)
+        with telemetry.stage("gru_step"):  # with its wait for the batch
+            hidden = await batches.step(
+                StepQuery(model.step, current.hidden, item_row, embedding, weight)
+            )
         arm = current.apply_swipe(item_row, weight, hidden, event_id, model.version, caps)
         applied_at = time.perf_counter()
         return current, SwipeResult(

@@ -9,7 +9,7 @@ efSearch, k_factor_rf) are applied here, since the index file lacks them.
 """
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import faiss
 import numpy as np
@@ -19,11 +19,18 @@ from faiss.contrib.factory_tools import reverse_index_factory
 from app.bundle import EXACT_INDEX_TYPE, INDEX_FILE, POPULARITY_FILE, BundleMismatch, Manifest
 from app.retrieval.reranked import RERANKED_TYPE, is_reranked
 
+# MicroLens (19,100 x 513), one thread, us per query of a top 100, from
+# `python -m loadtest.batch_costs` on a slow day: exact scan about 5,000 at any batch size;
+# BLAS 13,000 alone, 4,500 in threes, 3,300 in fours, 1,800 in eights, 1,100 in sixteens; the
+# 8-bit re-ranked scan about 2,500 at any batch size.
+EXACT_BLAS_FROM = 3
+RERANKED_BLAS_FROM = 8
+
 
 class Retriever:
     """One read-only index per process: concurrent searches are safe, adding items is not."""
 
-    __slots__ = ("_hidden_size", "_index", "_n_items", "_popular")
+    __slots__ = ("_exact", "_exact_from", "_hidden_size", "_index", "_n_items", "_popular")
 
     def __init__(self, bundle_dir: Path, manifest: Manifest, omp_threads: int = 1) -> None:
         faiss.omp_set_num_threads(omp_threads)
@@ -49,6 +56,8 @@ class Retriever:
         popular = np.argsort(-popularity, kind="stable").astype(np.int64)  # (n_items,)
         popular.flags.writeable = False
         self._index = index
+        # a batch of at least _exact_from queries is searched exactly by one matrix product
+        self._exact, self._exact_from = _exact_batch_index(index)
         self._popular = popular
         self._n_items = manifest.n_items
         self._hidden_size = manifest.hidden_size
@@ -56,6 +65,20 @@ class Retriever:
     @property
     def n_items(self) -> int:
         return self._n_items
+
+    @property
+    def hidden_size(self) -> int:
+        return self._hidden_size
+
+    @property
+    def index(self) -> faiss.Index:
+        """The bundle's index, as configured; read-only."""
+        return self._index
+
+    @property
+    def batch_index(self) -> faiss.Index | None:
+        """The exact index a batch large enough is searched in instead (_exact_batch_index)."""
+        return self._exact
 
     def search(
         self, hidden: npt.NDArray[np.float32], k: int
@@ -67,18 +90,49 @@ class Retriever:
         """
         if hidden.shape != (self._hidden_size,):
             raise ValueError(f"hidden must have shape ({self._hidden_size},), got {hidden.shape}")
+        return self.search_many(hidden.reshape(1, -1), k)[0]
+
+    def search_many(
+        self, hidden: npt.NDArray[np.float32], k: int
+    ) -> list[tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]]:
+        """(b, H) states -> `search` of each, in one FAISS search."""
+        if hidden.ndim != 2 or hidden.shape[1] != self._hidden_size:
+            raise ValueError(f"hidden must have shape (b, {self._hidden_size}), got {hidden.shape}")
         k = min(k, self._n_items)
         if k <= 0:
-            return np.empty(0, dtype=np.float32), np.empty(0, dtype=np.int64)
-        query = np.ones((1, self._hidden_size + 1), dtype=np.float32)  # trailing 1: the bias
-        query[0, :-1] = hidden
-        scores, rows = self._index.search(query, k)  # (1, k) each
-        found = rows[0] >= 0  # FAISS pads with -1 when it finds fewer than k
-        return scores[0][found], rows[0][found]
+            empty = np.empty(0, dtype=np.float32), np.empty(0, dtype=np.int64)
+            return [empty] * hidden.shape[0]
+        queries = np.ones((hidden.shape[0], self._hidden_size + 1), dtype=np.float32)
+        queries[:, :-1] = hidden  # the trailing 1 meets the bias
+        index = self._index
+        if self._exact is not None and hidden.shape[0] >= self._exact_from:
+            index = self._exact
+        scores, rows = index.search(queries, k)  # (b, k) each
+        found = rows >= 0  # FAISS pads with -1 when it finds fewer than k
+        return [(scores[q][found[q]], rows[q][found[q]]) for q in range(hidden.shape[0])]
 
     def popular(self, k: int) -> npt.NDArray[np.int64]:
         """(min(k, n_items),) rows, most popular first: the page of a session with no state."""
         return self._popular[: max(k, 0)]
+
+
+def _exact_batch_index(index: faiss.Index) -> tuple[faiss.Index | None, int]:
+    """The exact index that a batch searches faster than `index` does, and from what size.
+
+    An exact flat index scans for a query or two, but for more FAISS computes the scores of
+    all of them as one BLAS matrix product, reading the vectors once: it does so when queries
+    x dimension reach its threshold (FAISS 1.15: default 128,000, some 250 MicroLens queries;
+    set here to EXACT_BLAS_FROM queries; faiss.knn's single queries of the uploads stay
+    scans). The re-ranked index keeps the float vectors it re-ranks with in a flat index: at
+    RERANKED_BLAS_FROM queries that product beats its 8-bit scans, and answers exactly.
+    """
+    faiss.cvar.distance_compute_blas_threshold = EXACT_BLAS_FROM * index.d  # process-wide
+    if isinstance(faiss.downcast_index(index), faiss.IndexFlat):
+        return index, EXACT_BLAS_FROM
+    if is_reranked(index):
+        refined = cast(faiss.IndexRefineFlat, faiss.downcast_index(index))
+        return faiss.downcast_index(refined.refine_index), RERANKED_BLAS_FROM
+    return None, 0
 
 
 def _configure(index: faiss.Index, recorded: dict[str, Any]) -> None:

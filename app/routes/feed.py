@@ -46,6 +46,7 @@ async def get_feed(
         explore_share=settings.explore_share,
         tier=state["tier"],
         rng=state["rng"],
+        batches=state["batches"],
         telemetry=telemetry,
     )
     rows = np.asarray(result.page.items, dtype=np.int64)

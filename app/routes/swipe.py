@@ -39,6 +39,7 @@ async def post_swipe(swipe: SwipeIn, state: StateDep) -> SwipeOut:
         replay_items=state["settings"].swap_replay_items,
         weights=state["settings"].engagement,
         tier=state["tier"],
+        batches=state["batches"],
         telemetry=state["telemetry"],
     )
     state["telemetry"].observe_request("swipe", time.perf_counter() - started)

@@ -13,7 +13,7 @@ from typing import TypeVar
 from app.events.local_file import LocalEventFile
 from app.session.codec import decode, encode
 from app.session.state import SessionState
-from app.session.store import Apply, LogEntry, SessionStore
+from app.session.store import Apply, LogEntry, SessionLocks, SessionStore
 
 T = TypeVar("T")
 
@@ -23,9 +23,9 @@ class MemorySessionStore(SessionStore):
     expire in: each call pops the expired ones off the front, so memory holds only the
     sessions active within the last ttl_s.
 
-    `update` does not await between its read and its write, so it is atomic on the event
-    loop by itself: unlike the Redis store it needs no lock and no revision, and `apply`
-    runs exactly once.
+    One process holds every session, so a per-session lock around the read, the awaited
+    `apply` and the write makes `update` atomic: unlike the Redis store it needs no revision,
+    and `apply` runs exactly once.
     """
 
     def __init__(
@@ -39,22 +39,23 @@ class MemorySessionStore(SessionStore):
         self._events = events  # entries are added in the same step as their state
         self._clock = clock  # seconds, monotonic; injectable so tests can jump past the TTL
         self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()  # -> (expiry, blob)
+        self._locks = SessionLocks()
 
     def __len__(self) -> int:
         """Sessions held (a gauge for metrics); expired ones go at the next call."""
         return len(self._entries)
 
     async def update(self, session_id: str, apply: Apply[T], log: LogEntry[T] | None = None) -> T:
-        now = self._clock()
-        current = self._live(session_id, now)
-        new, result = apply(current)
-        # written back even when unchanged: that restarts the idle TTL
-        self._entries[session_id] = (now + self._ttl_s, encode(new))
-        self._entries.move_to_end(session_id)
-        if log is not None and self._events is not None:
-            entry = log(result)
-            if entry is not None:
-                self._events.add(entry)
+        async with self._locks.get(session_id):
+            current = self._live(session_id, self._clock())
+            new, result = await apply(current)
+            # written back even when unchanged: that restarts the idle TTL
+            self._entries[session_id] = (self._clock() + self._ttl_s, encode(new))
+            self._entries.move_to_end(session_id)
+            if log is not None and self._events is not None:
+                entry = log(result)
+                if entry is not None:
+                    self._events.add(entry)
         return result
 
     async def read(self, session_id: str) -> SessionState | None:

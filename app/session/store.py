@@ -24,12 +24,14 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 
-# apply(current) -> (new_state, result); current is None for a new or expired session. It may
-# run several times (once per conflicting write), each time on a fresh copy of the state: it
-# may change that copy, but must have no effect outside the state it returns. A state whose
-# bytes equal the current ones (e.g. `current` returned as it came) writes nothing and only
+# await apply(current) -> (new_state, result); current is None for a new or expired session.
+# It may run several times (once per conflicting write), each time on a fresh copy of the
+# state: it may change that copy, but must have no effect outside the state it returns. It is
+# awaited (the swipe's GRU step and the feed's search wait for their micro-batch) under the
+# session's lock, so one process never runs two of one session at once. A state whose bytes
+# equal the current ones (e.g. `current` returned as it came) writes nothing and only
 # refreshes the TTL.
-Apply = Callable[[SessionState | None], tuple[SessionState, T]]
+Apply = Callable[[SessionState | None], Awaitable[tuple[SessionState, T]]]
 
 # The event-log entry of an update, from its result (None: nothing to log, e.g. a duplicate).
 LogEntry = Callable[[T], bytes | None]
@@ -126,7 +128,7 @@ class RedisSessionStore(SessionStore):
                     current: SessionState | None = decode(blob)
                 else:
                     rev, blob, current = await self._load(key)
-                new, result = apply(current)
+                new, result = await apply(current)
                 new_blob = encode(new)
                 entry = log(result) if log is not None and self._events is not None else None
                 if (

@@ -2,6 +2,7 @@
 bundle's, taken-down items dropped from model results and exploration alike. Real ONNX
 Runtime and FAISS, the embedded store, no HTTP."""
 
+import asyncio
 import dataclasses
 
 import numpy as np
@@ -9,12 +10,13 @@ import pytest
 
 from app.bandit.new_item_stats import NewItemStats
 from app.bandit.new_item_tier import NewItemTier
-from app.bandit.rewards import MemoryArmStats
+from app.bandit.rewards import MemoryArmStats, Posteriors
+from app.batching.model_batches import ModelBatches
 from app.flows.build_feed import compose_page
 from app.model import ServingModel, load_model
 from app.retrieval.uploads import UploadIndex
 from app.serving import Serving
-from app.session.state import SessionState
+from app.session.state import Page, SessionState
 from app.telemetry import Telemetry
 from tests.app.uploads import catalogue_of, takedown, upload
 from tests.conftest import TinyBundle
@@ -23,6 +25,41 @@ from tests.conftest import TinyBundle
 @pytest.fixture(scope="module")
 def model(tiny_bundle: TinyBundle) -> ServingModel:
     return load_model(tiny_bundle.path)
+
+
+def composed(
+    state: SessionState,
+    number: int,
+    count: int,
+    serving: Serving,
+    posteriors: Posteriors,
+    explore_share: float,
+    tier: NewItemTier,
+    rng: np.random.Generator,
+) -> Page:
+    """compose_page's page, its search micro-batched as in the service."""
+
+    async def compose() -> Page:
+        telemetry = Telemetry()
+        batches = ModelBatches(4, 1, telemetry)
+        try:
+            page, _ = await compose_page(
+                state,
+                number,
+                count,
+                serving,
+                posteriors,
+                explore_share,
+                tier,
+                rng,
+                batches,
+                telemetry,
+            )
+            return page
+        finally:
+            batches.close()
+
+    return asyncio.run(compose())
 
 
 def no_tier() -> NewItemTier:
@@ -40,7 +77,7 @@ def test_an_upload_close_to_the_state_is_the_model_s_first_item(model: ServingMo
     catalogue = dataclasses.replace(catalogue, uploads=UploadIndex(vectors, len(model.vocab)))
     serving = Serving(model, MemoryArmStats(model.n_arms), catalogue)
     state = SessionState(model_version=model.version, hidden=hidden)
-    page, _ = compose_page(
+    page = composed(
         state,
         0,
         10,
@@ -49,7 +86,6 @@ def test_an_upload_close_to_the_state_is_the_model_s_first_item(model: ServingMo
         0.0,
         no_tier(),
         np.random.default_rng(0),
-        Telemetry(),
     )
     assert page.items[0] == catalogue.row("near")
     assert page.scores[0] == pytest.approx(2 * best_score, rel=1e-4)
@@ -72,7 +108,7 @@ def test_taken_down_items_appear_nowhere_on_a_page(model: ServingModel, hidden_s
     rng = np.random.default_rng(1)
     for number in range(10):
         state = SessionState(model_version=model.version, hidden=hidden)
-        page, _ = compose_page(
+        page = composed(
             state,
             number,
             30,
@@ -81,7 +117,6 @@ def test_taken_down_items_appear_nowhere_on_a_page(model: ServingModel, hidden_s
             0.5,
             tier,
             rng,
-            Telemetry(),
         )
         assert len(page.items) == 30
         assert any(page.explore)

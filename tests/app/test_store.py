@@ -39,9 +39,10 @@ def anyio_backend() -> str:
 def swipe(item_row: int, calls: list[int] | None = None) -> Apply[int]:
     """An apply that records one swipe (on the state it is given) and returns the new seq."""
 
-    def apply(current: SessionState | None) -> tuple[SessionState, int]:
+    async def apply(current: SessionState | None) -> tuple[SessionState, int]:
         if calls is not None:
             calls.append(item_row)
+        await asyncio.sleep(0)  # as the swipe's step does, waiting for its micro-batch
         state = current if current is not None else SessionState(model_version="v1")
         state.apply_swipe(item_row, 1.0, np.full(H, item_row, np.float32), None, "v1", Caps())
         return state, state.seq
@@ -49,7 +50,7 @@ def swipe(item_row: int, calls: list[int] | None = None) -> Apply[int]:
     return apply
 
 
-def unchanged(current: SessionState | None) -> tuple[SessionState, str]:
+async def unchanged(current: SessionState | None) -> tuple[SessionState, str]:
     assert current is not None
     return current, "no-op"
 
@@ -136,7 +137,7 @@ async def backend(request: pytest.FixtureRequest, anyio_backend: str) -> AsyncIt
 async def test_new_session_starts_from_none_and_is_stored(backend: Backend) -> None:
     given: list[SessionState | None] = []
 
-    def create(current: SessionState | None) -> tuple[SessionState, str]:
+    async def create(current: SessionState | None) -> tuple[SessionState, str]:
         given.append(current)
         return SessionState(model_version="v7", seq=3), "created"
 
@@ -166,7 +167,7 @@ async def test_update_applies_to_the_stored_state_and_returns_the_result(
 async def test_callers_never_share_state_with_the_store(backend: Backend) -> None:
     kept: list[SessionState] = []
 
-    def create(current: SessionState | None) -> tuple[SessionState, None]:
+    async def create(current: SessionState | None) -> tuple[SessionState, None]:
         kept.append(SessionState(model_version="v1"))
         return kept[-1], None
 
@@ -227,7 +228,7 @@ async def test_concurrent_updates_of_one_session_all_land_without_retries(
 async def test_caps_keep_the_newest_seen_items(backend: Backend) -> None:
     caps = Caps(seen=1000)
 
-    def hundred_swipes(current: SessionState | None) -> tuple[SessionState, None]:
+    async def hundred_swipes(current: SessionState | None) -> tuple[SessionState, None]:
         state = current if current is not None else SessionState(model_version="v1")
         for _ in range(100):
             state.apply_swipe(state.seq, 1.0, np.zeros(H, np.float32), None, "v1", caps)
@@ -293,9 +294,9 @@ async def test_session_busy_when_every_write_loses_the_race(
     rival = redis.Redis.from_url(redis_url)  # another replica, writing between read and CAS
     calls: list[int] = []
 
-    def raced(current: SessionState | None) -> tuple[SessionState, int]:
+    async def raced(current: SessionState | None) -> tuple[SessionState, int]:
         rival.hset(state_key(PREFIX, "s"), "rev", f"rival-{len(calls)}")
-        return swipe(2, calls=calls)(current)
+        return await swipe(2, calls=calls)(current)
 
     with pytest.raises(SessionBusy, match="too many requests"):
         await store.update("s", raced)
@@ -413,7 +414,7 @@ async def test_a_copy_of_a_key_that_vanished_is_not_trusted(
     assert stored.seen == [2]  # a fresh session, not the lost one written back
 
 
-def unchanged_or_new(current: SessionState | None) -> tuple[SessionState, str]:
+async def unchanged_or_new(current: SessionState | None) -> tuple[SessionState, str]:
     if current is None:
         return SessionState(model_version="v1"), "new"
     return current, "unchanged"
