@@ -7,11 +7,12 @@
 
 Every held-out session of the checkpoint's split is stepped one swipe at a time by the
 bundle's ONNX step (app.gru.step) and every state searches the bundle's FAISS index
-(app.retrieval.index) for its top 20, one query per call: the service's own code with the
-service's settings. Recall@20 and MRR@20 of the next item follow the usual protocol (DESIGN.md)
-but with the ranks the index returns. `--save` keeps every step's top 20; `--compare` reads
-another run's and reports how many steps got the same list, in the same order, and how far
-the metrics moved: what a serving cut (a quantised index, an int8 step) must keep.
+(app.retrieval.index) for its top 20, one query per call (or `--batch` at a time, as
+micro-batched feeds are): the service's own code with the service's settings. Recall@20 and
+MRR@20 of the next item follow the usual protocol (DESIGN.md) but with the ranks the index
+returns. `--save` keeps every step's top 20; `--compare` reads another run's and reports how
+many steps got the same list, in the same order, and how far the metrics moved: what a
+serving cut (a quantised index, an int8 step, micro-batching) must keep.
 """
 
 import argparse
@@ -44,15 +45,18 @@ class ServedRun:
 
 
 def served_top_k(
-    bundle: Path, sessions: Sessions, limit: int | None = None
+    bundle: Path, sessions: Sessions, limit: int | None = None, batch: int = 1
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], ServedRun]:
     """(n, 20) rows the service ranks after each step with a next item, (n,) those items.
 
-    `sessions` must be in the bundle's rows. At most `limit` sessions, in order.
+    `sessions` must be in the bundle's rows. At most `limit` sessions, in order. With
+    `batch` > 1 the states are searched that many at a time (Retriever.search_many), as
+    micro-batched feeds are, and search_ms is per state.
     """
     model = load_model(bundle)
     n_sessions = sessions.n_sessions if limit is None else min(limit, sessions.n_sessions)
     lists, targets, step_s, search_s = [], [], [], []
+    states: list[npt.NDArray[np.float32]] = []
     started = time.perf_counter()
     for s in range(n_sessions):
         hidden = None
@@ -62,14 +66,17 @@ def served_top_k(
             hidden = model.step.step(
                 hidden, int(sessions.items[event]), float(sessions.weights[event])
             )
-            t1 = time.perf_counter()
-            _, rows = model.retriever.search(hidden, TOP_K)
-            search_s.append(time.perf_counter() - t1)
-            step_s.append(t1 - t0)
+            step_s.append(time.perf_counter() - t0)
+            states.append(hidden)
+            targets.append(int(sessions.items[event + 1]))
+    for first in range(0, len(states), batch):
+        t0 = time.perf_counter()
+        found = model.retriever.search_many(np.stack(states[first : first + batch]), TOP_K)
+        search_s.append((time.perf_counter() - t0) / len(found))
+        for _, rows in found:
             padded = np.full(TOP_K, -1, dtype=np.int64)
             padded[: len(rows)] = rows
             lists.append(padded)
-            targets.append(int(sessions.items[event + 1]))
     top = np.stack(lists) if lists else np.empty((0, TOP_K), dtype=np.int64)
     wanted = np.array(targets, dtype=np.int64)
     hit = top == wanted[:, None]  # (n, 20): at most one True per row
@@ -110,13 +117,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=None, help="at most this many sessions")
     parser.add_argument("--save", type=Path, default=None, help="keep every step's top 20")
     parser.add_argument("--compare", type=Path, default=None, help="a --save of another run")
+    parser.add_argument(
+        "--batch", type=int, default=1, help="states per search, as micro-batched feeds"
+    )
     args = parser.parse_intermixed_args(argv)
     checkpoint = load_checkpoint(args.checkpoint)
     config = TrainConfig(**checkpoint["config"])
     source = given_or_recorded(data_source(args, parser.error), checkpoint["dataset"])
     data = prepare(config, source, checkpoint["dataset"]["purpose"])
     sessions = in_bundle_rows(data.held_out.sessions, data.vocab.item_ids, args.bundle)
-    top, targets, run = served_top_k(args.bundle, sessions, args.limit)
+    top, targets, run = served_top_k(args.bundle, sessions, args.limit, args.batch)
     print(
         f"{args.bundle}: recall@20 {run.recall:.4f}, mrr@20 {run.mrr:.4f} over {run.events} "
         f"targets; median step {run.step_ms:.3f} ms, search {run.search_ms:.3f} ms "
