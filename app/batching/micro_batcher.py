@@ -3,8 +3,13 @@
 Triton's dynamic batcher, without its delay: an idle batcher starts a batch on the next turn
 of the event loop (so requests read in the same turn join it) and never waits for one to fill;
 while a batch runs in the batcher's own thread (ONNX Runtime and FAISS release the GIL), the
-loop goes on reading requests, and those queue for the next batch. A single request waits for
-nothing but the thread hop; at saturation one model call serves many requests.
+loop goes on reading requests, and those queue for the next batch. At saturation one model
+call serves many requests.
+
+A batch of one runs on the loop itself: nothing else was waiting, and the hop to a thread and
+back cost more than batching could save it (one MicroLens GRU step, pinned to one core: 480 us
+in place, 750 us through the thread). The requests that arrive meanwhile wait in their
+sockets, and are read together as the next, larger batch, which goes to the thread.
 """
 
 import asyncio
@@ -64,6 +69,15 @@ class MicroBatcher(Generic[Q, A]):
             return
         self.sizes(len(batch))
         queries = [query for query, _ in batch]
+        if len(queries) == 1:
+            try:
+                answers = self._run(queries)
+            except Exception as exc:  # the caller's to handle, as from the thread
+                self._settle(batch, exc)
+            else:
+                self._settle(batch, answers)
+            self._next(loop)
+            return
         try:
             running = loop.run_in_executor(self._executor, self._run, queries)
         except RuntimeError as exc:  # closed

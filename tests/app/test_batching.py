@@ -53,24 +53,40 @@ def test_calls_of_one_turn_share_one_batch_off_the_loop() -> None:
     assert threading.get_ident() not in run.threads
 
 
+def test_a_lone_call_runs_on_the_loop_without_a_thread_hop() -> None:
+    run = Doubler()
+    batcher = MicroBatcher(run, 64, "test")
+
+    async def main() -> int:
+        return await batcher(21)
+
+    try:
+        assert asyncio.run(main()) == 42
+    finally:
+        batcher.close()
+    assert run.batches == [[21]]
+    assert run.threads == {threading.get_ident()}
+
+
 def test_calls_during_a_running_batch_form_the_next_one_capped_at_max_batch() -> None:
     gate = threading.Event()
     run = Doubler(gate)
     batcher = MicroBatcher(run, 4, "test")
 
     async def main() -> list[int]:
-        first = asyncio.ensure_future(batcher(0))
-        await asyncio.sleep(0.05)  # the first batch, [0], is running and held by the gate
-        rest = [asyncio.ensure_future(batcher(n)) for n in range(1, 10)]
+        first = [asyncio.ensure_future(batcher(n)) for n in (0, 1)]
+        await asyncio.sleep(0.05)  # the first batch, [0, 1], is running and held by the gate
+        rest = [asyncio.ensure_future(batcher(n)) for n in range(2, 11)]
         await asyncio.sleep(0.05)
         gate.set()
-        return await asyncio.gather(first, *rest)
+        return await asyncio.gather(*first, *rest)
 
     try:
-        assert asyncio.run(main()) == [2 * n for n in range(10)]
+        assert asyncio.run(main()) == [2 * n for n in range(11)]
     finally:
         batcher.close()
-    assert run.batches == [[0], [1, 2, 3, 4], [5, 6, 7, 8], [9]]
+    assert run.batches == [[0, 1], [2, 3, 4, 5], [6, 7, 8, 9], [10]]
+    assert threading.get_ident() in run.threads  # [10] ran alone, on the loop
 
 
 def test_a_failed_batch_fails_its_callers_only_and_the_next_batch_runs() -> None:
@@ -100,19 +116,19 @@ def test_a_cancelled_caller_is_left_out_and_the_others_are_answered() -> None:
     batcher = MicroBatcher(run, 8, "test")
 
     async def main() -> list[int]:
-        first = asyncio.ensure_future(batcher(0))
+        first = [asyncio.ensure_future(batcher(n)) for n in (0, 4)]
         await asyncio.sleep(0.05)
         queued = [asyncio.ensure_future(batcher(n)) for n in (1, 2, 3)]
         await asyncio.sleep(0)
         queued[1].cancel()
         gate.set()
-        return list(await asyncio.gather(first, queued[0], queued[2]))
+        return list(await asyncio.gather(*first, queued[0], queued[2]))
 
     try:
-        assert asyncio.run(main()) == [0, 2, 6]
+        assert asyncio.run(main()) == [0, 8, 2, 6]
     finally:
         batcher.close()
-    assert run.batches == [[0], [1, 3]]
+    assert run.batches == [[0, 4], [1, 3]]
 
 
 def test_batched_steps_equal_steps_one_at_a_time(model: ServingModel) -> None:
