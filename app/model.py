@@ -19,6 +19,7 @@ from app.content.projection import Projection
 from app.gru.step import GruStep
 from app.gru.vocab import ItemVocab
 from app.retrieval.index import Retriever
+from app.settings import DEFAULT_MAX_BATCH
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +48,9 @@ def load_model(
     ort_threads: int = 1,
     faiss_threads: int = 1,
     explore_popularity_alpha: float = 0.5,
+    max_batch: int = DEFAULT_MAX_BATCH,
 ) -> ServingModel:
+    """`max_batch`: the largest micro-batch the service will run, warmed up here."""
     manifest = verify_bundle(bundle_dir)
     popularity = np.load(bundle_dir / POPULARITY_FILE, allow_pickle=False)
     clusters = np.load(bundle_dir / CLUSTERS_FILE, allow_pickle=False)
@@ -69,27 +72,24 @@ def load_model(
         encoder=load_encoder(bundle_dir, manifest, ort_threads),
         projection=Projection(bundle_dir, manifest, ort_threads),
     )
-    warm_up(model)
+    warm_up(model, max_batch)
     return model
 
 
-WARM_BATCH = 32  # the default max_batch
-
-
-def warm_up(model: ServingModel, rounds: int = 20) -> None:
+def warm_up(model: ServingModel, max_batch: int, rounds: int = 20) -> None:
     """Step, search, encode and project a few times before the first request does.
 
     ONNX Runtime plans and allocates its buffers on the first runs and the first searches
     touch cold memory: paid here (during startup or a hot swap's load), not by the first
     requests, which otherwise see several times their usual latency. Micro-batches come in
-    many sizes: each power of two up to WARM_BATCH is run once too.
+    many sizes: each power of two up to max_batch is run once too.
     """
     hidden = None
     for row in range(min(rounds, model.manifest.n_items)):
         hidden = model.step.step(hidden, row, 1.0)
         model.retriever.search(hidden, 100)
     assert hidden is not None  # a bundle holds items
-    for size in (2**power for power in range(1, WARM_BATCH.bit_length())):
+    for size in (2**power for power in range(1, max_batch.bit_length())):
         states = np.repeat(hidden[None, :], size, axis=0)
         rows = np.arange(size, dtype=np.int64) % model.manifest.n_items
         model.step.step_many(states, rows, np.ones(size, dtype=np.float32))

@@ -14,6 +14,9 @@ from app.engagement import EngagementWeights
 DEFAULT_BUNDLE = Path("bundles/demo")
 
 
+DEFAULT_MAX_BATCH = 32  # micro-batching (app/batching); 1: each request alone
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     bundle_dir: Path = DEFAULT_BUNDLE  # the exported bundle to serve, watched for new versions
@@ -60,7 +63,7 @@ class Settings:
     max_in_flight: int = 256  # requests one process works on at once; more get 503 overloaded
     ort_intra_op_threads: int = 1
     faiss_omp_threads: int = 1
-    max_batch: int = 32  # swipes per ONNX step, feeds per index search (1: no micro-batching)
+    max_batch: int = DEFAULT_MAX_BATCH  # swipes per ONNX step, feeds per index search
     log_level: str = "info"  # of the JSON logs (app/logs.py); "debug" adds a line per request
     engagement: EngagementWeights = field(default_factory=EngagementWeights)
 

@@ -37,6 +37,7 @@ def load_bundle(settings: Settings, bundle_dir: Path) -> ServingModel:
         settings.ort_intra_op_threads,
         settings.faiss_omp_threads,
         settings.explore_popularity_alpha,
+        settings.max_batch,
     )
 
 

@@ -28,7 +28,7 @@ class MicroBatcher(Generic[Q, A]):
     """One batch in flight at a time, at most `max_batch` queries in it. Not thread-safe:
     call it from the event loop only."""
 
-    __slots__ = ("_executor", "_max_batch", "_queue", "_run", "_running", "sizes")
+    __slots__ = ("_executor", "_max_batch", "_queue", "_run", "_running", "_sizes")
 
     def __init__(
         self,
@@ -36,8 +36,10 @@ class MicroBatcher(Generic[Q, A]):
         max_batch: int,
         name: str,
         initializer: Callable[[], object] | None = None,
+        sizes: Callable[[int], None] = lambda _: None,
     ) -> None:
-        """`initializer` runs once in the batcher's thread, before its first batch."""
+        """`initializer` runs once in the batcher's thread, before its first batch; `sizes`
+        is told each batch's size (metrics)."""
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, got {max_batch}")
         self._run = run
@@ -45,7 +47,7 @@ class MicroBatcher(Generic[Q, A]):
         self._executor = ThreadPoolExecutor(1, name, initializer)
         self._queue: list[tuple[Q, asyncio.Future[A]]] = []
         self._running = False
-        self.sizes: Callable[[int], None] = lambda _: None  # told each batch's size (metrics)
+        self._sizes = sizes
 
     async def __call__(self, query: Q) -> A:
         loop = asyncio.get_running_loop()
@@ -67,22 +69,20 @@ class MicroBatcher(Generic[Q, A]):
         if not batch:
             self._next(loop)
             return
-        self.sizes(len(batch))
+        self._sizes(len(batch))
         queries = [query for query, _ in batch]
         if len(queries) == 1:
             try:
                 answers = self._run(queries)
             except Exception as exc:  # the caller's to handle, as from the thread
-                self._settle(batch, exc)
+                self._conclude(loop, batch, exc)
             else:
-                self._settle(batch, answers)
-            self._next(loop)
+                self._conclude(loop, batch, answers)
             return
         try:
             running = loop.run_in_executor(self._executor, self._run, queries)
         except RuntimeError as exc:  # closed
-            self._settle(batch, exc)
-            self._next(loop)
+            self._conclude(loop, batch, exc)
             return
         running.add_done_callback(lambda done: self._finish(loop, batch, done))
 
@@ -93,23 +93,19 @@ class MicroBatcher(Generic[Q, A]):
         done: asyncio.Future[Sequence[A]],
     ) -> None:
         if done.cancelled():
-            self._settle(batch, asyncio.CancelledError())
+            self._conclude(loop, batch, asyncio.CancelledError())
         else:
             error = done.exception()
-            self._settle(batch, error if error is not None else done.result())
-        self._next(loop)
+            self._conclude(loop, batch, error if error is not None else done.result())
 
-    def _next(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._queue:
-            self._start(loop)
-        else:
-            self._running = False
-
-    @staticmethod
-    def _settle(
-        batch: list[tuple[Q, asyncio.Future[A]]], outcome: BaseException | Sequence[A]
+    def _conclude(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        batch: list[tuple[Q, asyncio.Future[A]]],
+        outcome: BaseException | Sequence[A],
     ) -> None:
-        """Every caller still waiting gets its answer, or the batch's error."""
+        """Every caller still waiting gets its answer, or the batch's error; then the next
+        batch starts, if anything queued meanwhile."""
         for position, (_, answer) in enumerate(batch):
             if answer.done():
                 continue
@@ -117,3 +113,10 @@ class MicroBatcher(Generic[Q, A]):
                 answer.set_exception(outcome)
             else:
                 answer.set_result(outcome[position])
+        self._next(loop)
+
+    def _next(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._queue:
+            self._start(loop)
+        else:
+            self._running = False

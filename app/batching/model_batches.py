@@ -66,7 +66,7 @@ def run_steps(queries: Sequence[StepQuery]) -> list[Vector]:
             moved = step.step_many(hidden, rows, weights)
         else:
             vectors = np.stack([query.vector for query in group if query.vector is not None])
-            moved = step.step_vectors(hidden, vectors.astype(np.float32, copy=False), weights)
+            moved = step.step_vectors(hidden, vectors, weights)
         for slot, position in enumerate(positions):
             answers[position] = moved[slot]
     return answers
@@ -90,17 +90,16 @@ class ModelBatches:
 
     def __init__(self, max_batch: int, faiss_threads: int, telemetry: Telemetry) -> None:
         self._steps: MicroBatcher[StepQuery, Vector] = MicroBatcher(
-            run_steps, max_batch, "gru-step"
+            run_steps, max_batch, "gru-step", sizes=partial(telemetry.observe_batch, "step")
         )
-        self._steps.sizes = partial(telemetry.observe_batch, "step")
         # OpenMP's thread count is per thread: the search thread sets its own
         self._searches: MicroBatcher[SearchQuery, Found] = MicroBatcher(
             run_searches,
             max_batch,
             "index-search",
             partial(faiss.omp_set_num_threads, faiss_threads),
+            partial(telemetry.observe_batch, "search"),
         )
-        self._searches.sizes = partial(telemetry.observe_batch, "search")
 
     async def step(self, query: StepQuery) -> Vector:
         """The (H,) state after the query's swipe."""
