@@ -51,6 +51,7 @@ from models.item_index import folded_item_vectors
 from models.metrics import RankingMetrics, conservative_ranks
 from models.prepare import Prepared, item_titles, read_split
 from models.projection import WARM_TOLERANCE, choose_projection
+from models.ranked_projection import ranked_snapshots
 from models.sessions import Sessions
 from models.train import Checkpoint, fit, load_checkpoint, model_from_checkpoint
 from models.vocab import ItemVocab, encode
@@ -248,6 +249,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             position[targets],
             seed=args.seed,
             warm_tolerance=args.warm_tolerance,
+            ranked_steps=ranked_snapshots(config.projection_ranked_steps),
         )
         # projected: the rows the bundle would serve, the projection's own bias shift included
         served = rows.copy()

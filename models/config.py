@@ -19,6 +19,9 @@ SPLITS = ("auto", "user_mod", "time")
 CONTENT_ENCODERS = ("hashing", "minilm")
 
 
+PROJECTION_RANKED_STEPS = 1000  # the content projection's ranked training (ranked_projection.py)
+
+
 @dataclass(frozen=True, slots=True)
 class TrainConfig:
     # data
@@ -35,6 +38,8 @@ class TrainConfig:
     # content (uploads): what turns a title into a vector, projected into the item space
     content_encoder: str = "hashing"  # "hashing" (bag of words, numpy) or "minilm" (ONNX)
     content_dim: int = 4096  # slots of the hashing encoder; MiniLM's is its own, 384
+    # the ranked projection's longest training, in steps; judged also at 1/10 and 3/10 of it
+    projection_ranked_steps: int = PROJECTION_RANKED_STEPS
     # model
     hidden_size: int = 512  # GRU units, also the item embedding width (constrained embedding)
     dropout_embed: float = 0.5  # dropout on the input item embedding
@@ -75,6 +80,7 @@ class TrainConfig:
             "n_epochs",
             "sample_cache_batches",
             "content_dim",
+            "projection_ranked_steps",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")

@@ -25,6 +25,7 @@ from models.gru4rec import GRU4Rec
 from models.item_index import folded_item_vectors
 from models.prepare import item_titles, prepare
 from models.projection import Projection, choose_projection
+from models.ranked_projection import ranked_snapshots
 from models.sessions import Sessions
 from models.train import Checkpoint
 
@@ -112,7 +113,14 @@ def fit_content(
     states, next_rows = transitions(model, sessions, n_states, config.seed)
     position = np.full(len(item_ids), -1, dtype=np.int64)  # row -> its place among `trained`
     position[trained] = np.arange(len(trained))
-    projection = choose_projection(content, targets, states, position[next_rows], seed=config.seed)
+    projection = choose_projection(
+        content,
+        targets,
+        states,
+        position[next_rows],
+        seed=config.seed,
+        ranked_steps=ranked_snapshots(config.projection_ranked_steps),
+    )
     description = {
         "encoder": encoder_params,
         "projection": {

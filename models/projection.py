@@ -27,7 +27,7 @@ from onnx import NodeProto, TensorProto, helper, numpy_helper
 
 from app.bundle import PROJECTION_INPUT, PROJECTION_OUTPUT
 from models.metrics import RankingMetrics
-from models.ranked_projection import CHUNK, fit_ranked
+from models.ranked_projection import CHUNK, RANKED_STEPS, fit_ranked
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
@@ -529,6 +529,7 @@ def choose_projection(
     seed: int = 0,
     warm_tolerance: float = WARM_TOLERANCE,
     max_stored_floats: int = NEIGHBOURS_MAX_FLOATS,
+    ranked_steps: tuple[int, ...] = RANKED_STEPS,
 ) -> Projection:
     """The candidate and bias shift that rank held-out items best from their content, within
     `warm_tolerance` of the other targets' Recall@20, refitted on all items.
@@ -538,6 +539,7 @@ def choose_projection(
     20), then to the lower held-out squared error (the only criterion left when no state's next
     item is held out, as in a very small catalogue). Neighbours is a candidate only while the
     content and rows of all n items, n x (D + H + 1) floats, are at most `max_stored_floats`.
+    The ranked projection is judged after each of `ranked_steps`.
     """
     n, h1 = targets.shape
     if content.ndim != 2 or content.shape[0] != n:
@@ -603,6 +605,7 @@ def choose_projection(
         place[next_rows[warm]],
         (start.weight, start.bias),
         seed,
+        ranked_steps,
     ):
         params = {"steps": steps, "start_relative_alpha": ridge_alpha, "seed": seed}
         judged("ranked", params, Feedforward((Layer(weight, bias),)))

@@ -13,14 +13,25 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from models.config import PROJECTION_RANKED_STEPS
+
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
 
-RANKED_STEPS = (100, 300, 1000)  # snapshots judged as candidates
 RANKED_BATCH = 1024
 RANKED_LEARNING_RATE = 1e-3
 RANKED_WEIGHT_DECAY = 1e-4
 CHUNK = 1024  # rows scored at once (here and in projection.py): bounds the (rows, items) scores
+
+
+def ranked_snapshots(longest: int) -> tuple[int, ...]:
+    """The steps judged for a training of `longest` steps: a tenth, three tenths, all."""
+    if longest < 1:
+        raise ValueError(f"the ranked projection needs at least one step, got {longest}")
+    return tuple(sorted({max(1, longest // 10), max(1, 3 * longest // 10), longest}))
+
+
+RANKED_STEPS = ranked_snapshots(PROJECTION_RANKED_STEPS)  # the default config's
 
 
 def log_partition_without_target(states: F32, rows: F32, targets: I64) -> F32:
