@@ -11,6 +11,7 @@ from app.body_limits import BodyLimits
 from app.error_handlers import install_error_handlers
 from app.lifespan import lifespan_for
 from app.logs import RequestLog, configure_logging
+from app.openapi_limits import declare_setting_limits
 from app.overload import LoadShedding
 from app.routes import feed, health, items, swipe
 from app.settings import Settings
@@ -38,4 +39,5 @@ def create_app(settings: Settings | None = None, rng: np.random.Generator | None
     app.include_router(feed.router)
     app.include_router(items.router)
     app.include_router(health.router)
+    declare_setting_limits(app, settings)
     return app

@@ -4,6 +4,7 @@ takedowns -> flows.change_catalogue. Changes take the admin token; reading takes
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
+from starlette.convertors import Convertor, register_url_convertor
 
 from app.deps import StateDep, require_admin, require_reader
 from app.flows.change_catalogue import NewItem, describe_item, take_down, upload_items
@@ -11,8 +12,23 @@ from app.schemas import ErrorOut, ItemOut, ItemsIn, ItemsOut, ItemStatus, Takedo
 
 router = APIRouter()
 
-# `:path` so that an id with a slash (sent as %2F) is still one id
-ITEM_PATH = "/items/{item_id:path}"
+
+class ItemIdConvertor(Convertor[str]):
+    """Any id as one path segment, a slash (sent as %2F) or a line break (%0A) included:
+    Starlette's `:path` stops at a line break, so an uploaded id holding one could never be
+    read or taken down."""
+
+    regex = "[\\s\\S]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("item_id", ItemIdConvertor())
+ITEM_PATH = "/items/{item_id:item_id}"
 ItemIdPath = Annotated[str, Path(min_length=1, max_length=128)]
 
 

@@ -4,7 +4,7 @@ The contract is the schema FastAPI publishes: whatever a client sends, valid or 
 service must answer with a documented status code and a body that matches it, and never 5xx.
 Cases are generated deterministically (derandomize) and bounded, so CI sees the same run.
 
-The schema is read at import from an app that never starts (routes do not depend on settings),
+The schema is read at import from an app that never starts (its settings only bound a limit),
 because schemathesis's fixture loader does not work with pytest >= 9.2 (it sets a removed
 `Function._nodeid`); each case is then sent to a real app, over ASGI, whose lifespan
 schemathesis starts on the first case and ends when the test does. Every case carries the
@@ -13,10 +13,10 @@ writes behind it (tests/app/test_items_routes.py covers the guard itself). What 
 found is pinned by plain regression tests at the end.
 """
 
-import copy
 import json
 import zlib
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,33 +33,11 @@ from app.settings import Settings
 from loadtest.servers import free_port
 from tests.conftest import TinyBundle
 
-PUBLISHED = create_app(Settings()).openapi()
+PUBLISHED = create_app(Settings()).openapi()  # the feed's count bounded by the settings' maximum
 ADMIN_TOKEN = "fuzz-admin"
-CONFIG = Config.from_dict(
-    {
-        "operations": [
-            {
-                # Any string is a schema-valid cursor; one that /feed did not sign is 400.
-                "include-path": "/feed",
-                "checks": {"positive_data_acceptance": {"expected-statuses": ["200", "400"]}},
-            }
-        ]
-    }
-)
-
-
-def fuzzed_openapi() -> dict[str, Any]:
-    """The published schema, plus the upper bound of /feed's count: it is a setting
-    (feed_max_count), which the static schema cannot state, and over it is 422."""
-    openapi = copy.deepcopy(PUBLISHED)
-    for parameter in openapi["paths"]["/feed"]["get"]["parameters"]:
-        if parameter["name"] == "count":
-            integer = next(s for s in parameter["schema"]["anyOf"] if s["type"] == "integer")
-            integer["maximum"] = Settings().feed_max_count
-    return openapi
-
-
-schema = schemathesis.openapi.from_dict(fuzzed_openapi(), config=CONFIG)
+# the project's own: what `st run` reads (a cursor /feed did not sign is a documented 400)
+CONFIG = Config.from_path(str(Path(__file__).resolve().parents[2] / "schemathesis.toml"))
+schema = schemathesis.openapi.from_dict(PUBLISHED, config=CONFIG)
 
 
 @pytest.fixture(params=["memory", "redis"])
