@@ -49,7 +49,9 @@ class Telemetry:
         self.skips = counter("nextswipe_skips_total", "Swipes that were skips (weight <= skip)")
         self.completions = counter("nextswipe_completions_total", "Swipes with weight 1")
         self.duplicates = counter("nextswipe_duplicate_swipes_total", "Retried event ids")
-        self.new_sessions = counter("nextswipe_new_sessions_total", "Sessions started")
+        self.new_sessions = counter(
+            "nextswipe_new_sessions_total", "Sessions started, by a swipe or by a feed"
+        )
         self.pages = counter("nextswipe_pages_total", "Feed pages built")
         self.page_replays = counter("nextswipe_page_replays_total", "Pages replayed by cursor")
         self.responses = Counter(

@@ -169,13 +169,13 @@ async def build_feed(
 
     async def apply(
         state: SessionState | None,
-    ) -> tuple[SessionState, tuple[Page, bool, Migration | None]]:
+    ) -> tuple[SessionState, tuple[Page, bool, Migration | None, bool]]:
         nonlocal applied_at
         telemetry.observe("state_read", time.perf_counter() - started)
         current = state or SessionState(model_version=model.version)
         migration = migrate(current, serving, replay_items)
         if wanted is not None and wanted in current.pages:
-            return current, (current.pages[wanted], True, migration)  # a retry: the same page
+            return current, (current.pages[wanted], True, migration, False)  # a retry
         number = wanted if wanted == current.next_page else current.next_page
         page, explored_arms = await compose_page(
             current,
@@ -191,11 +191,11 @@ async def build_feed(
         )
         current.add_page(page, explored_arms, caps)
         applied_at = time.perf_counter()
-        return current, (page, False, migration)
+        return current, (page, False, migration, state is None)
 
-    def entry(result: tuple[Page, bool, Migration | None]) -> bytes | None:
+    def entry(result: tuple[Page, bool, Migration | None, bool]) -> bytes | None:
         """What the event log keeps of a new page (a replayed one was logged when built)."""
-        page, replayed, _ = result
+        page, replayed, _, _ = result
         if replayed:
             return None
         ids = catalogue.ids_of(np.asarray(page.items, dtype=np.int64))
@@ -211,7 +211,7 @@ async def build_feed(
         )
 
     try:
-        page, replayed, migration = await store.update(session_id, apply, entry)
+        page, replayed, migration, created = await store.update(session_id, apply, entry)
     except StateStoreUnavailable:
         return await degraded_page(
             session_id,
@@ -227,6 +227,7 @@ async def build_feed(
             telemetry,
         )
     telemetry.observe("state_write", time.perf_counter() - applied_at)
+    telemetry.new_sessions.inc(created)  # the normal client flow opens a session with a feed
     if migration is not None:
         telemetry.sessions_migrated[migration].inc()
     if replayed:

@@ -29,12 +29,13 @@ from app.telemetry import Telemetry
 class SwipeResult:
     seq: int
     weight: float
-    new_session: bool
+    new_session: bool  # the session's first swipe, whether or not a feed opened it
     duplicate: bool
     model_version: str
     # the bandit arm credited, when the item was explored (NEW_ITEM_ARM: by the new-item tier)
     explored_arm: int | None = None
     migration: Migration | None = None  # the state came from a swapped-out bundle
+    created: bool = False  # no state was stored: this request started the session
 
 
 async def record_swipe(
@@ -72,6 +73,7 @@ async def record_swipe(
             return current, SwipeResult(
                 seq, weight, False, True, model.version, migration=migration
             )
+        first = current.seq == 0
         with telemetry.stage("gru_step"):  # with its wait for the batch
             hidden = await batches.step(
                 StepQuery(model.step, current.hidden, item_row, embedding, weight)
@@ -79,7 +81,7 @@ async def record_swipe(
         arm = current.apply_swipe(item_row, weight, hidden, event_id, model.version, caps)
         applied_at = time.perf_counter()
         return current, SwipeResult(
-            current.seq, weight, state is None, False, model.version, arm, migration
+            current.seq, weight, first, False, model.version, arm, migration, state is None
         )
 
     def entry(result: SwipeResult) -> bytes | None:
@@ -106,7 +108,7 @@ async def record_swipe(
         telemetry.duplicates.inc()
         return result
     telemetry.swipes.inc()
-    telemetry.new_sessions.inc(result.new_session)
+    telemetry.new_sessions.inc(result.created)  # a session a feed opened was counted there
     telemetry.skips.inc(weight <= weights.skip_weight)
     telemetry.completions.inc(weight >= 1.0)
     if result.explored_arm == NEW_ITEM_ARM:

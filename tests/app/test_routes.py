@@ -81,6 +81,19 @@ def test_first_swipe_starts_a_session(client: TestClient, item_ids: list[str]) -
     assert second["weight"] == pytest.approx(0.05)  # a skip barely moves the state
 
 
+def test_a_session_opened_by_a_feed_is_new_at_its_first_swipe_and_counted_once(
+    client: TestClient, item_ids: list[str]
+) -> None:
+    """The normal client flow opens with a feed: the state exists before the first swipe."""
+    assert client.get("/feed", params={"session_id": "s1", "count": 3}).status_code == 200
+    first = swipe(client, "s1", item_ids[0]).json()
+    assert (first["seq"], first["new_session"]) == (1, True)
+    assert swipe(client, "s1", item_ids[1]).json()["new_session"] is False
+    swipe(client, "s2", item_ids[0])  # opened by a swipe
+    assert client.get("/feed", params={"session_id": "s2"}).status_code == 200
+    assert "nextswipe_new_sessions_total 2.0" in client.get("/metrics").text
+
+
 def test_retried_event_id_is_applied_once(client: TestClient, item_ids: list[str]) -> None:
     first = swipe(client, "s1", item_ids[0], event_id="e1").json()
     again = swipe(client, "s1", item_ids[0], event_id="e1").json()
