@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
+from app.session.state import Source
+
 SESSION_ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,128}$"
 
 SessionId = Annotated[str, StringConstraints(pattern=SESSION_ID_PATTERN)]
@@ -57,7 +59,8 @@ class SwipeOut(BaseModel):
 class FeedItem(BaseModel):
     item_id: str
     score: float
-    source: Literal["model", "explore"]
+    # "recycled": served to this session before, since the catalogue had nothing new left
+    source: Source
     rank: int
 
 

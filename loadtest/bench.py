@@ -76,9 +76,9 @@ def feed_out(session_id: str, result: FeedResult, model: ServingModel) -> FeedOu
     ids = model.vocab.ids_of(np.asarray(result.page.items, dtype=np.int64))
     page = result.page
     items = [
-        FeedItem(item_id=item_id, score=score, source="explore" if explore else "model", rank=rank)
-        for rank, (item_id, score, explore) in enumerate(
-            zip(ids, page.scores, page.explore, strict=True)
+        FeedItem(item_id=item_id, score=score, source=source, rank=rank)
+        for rank, (item_id, score, source) in enumerate(
+            zip(ids, page.scores, page.sources(), strict=True)
         )
     ]
     return FeedOut(

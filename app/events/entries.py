@@ -7,7 +7,6 @@ so that the service writes and the trainer reads the same bytes.
 """
 
 import json
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from app.engagement import EngagementEvent
@@ -29,7 +28,7 @@ class PageEntry:
     session_id: str
     number: int  # the page's number within the session
     item_ids: tuple[str, ...]  # in rank order: position = index
-    sources: tuple[str, ...]  # "model" or "explore", per position
+    sources: tuple[str, ...]  # "model", "explore" or "recycled", per position
     model_version: str
     server_ms: int
 
@@ -88,8 +87,3 @@ def decode_entry(data: bytes) -> Entry:
     except (ValueError, KeyError, TypeError) as error:
         raise MalformedEntry(f"not an event entry: {data[:80]!r}") from error
     raise MalformedEntry(f"unknown entry type: {data[:80]!r}")
-
-
-def page_sources(explore: Sequence[bool]) -> tuple[str, ...]:
-    """The API's `source` of each position of a page."""
-    return tuple("explore" if flag else "model" for flag in explore)

@@ -22,7 +22,7 @@ from app.bandit.rewards import Posteriors
 from app.bandit.slots import explore_positions, merge
 from app.batching.model_batches import ModelBatches, SearchQuery
 from app.errors import StateStoreUnavailable
-from app.events.entries import PageEntry, encode_entry, page_sources
+from app.events.entries import PageEntry, encode_entry
 from app.retrieval.filters import drop_excluded, fetch_size
 from app.retrieval.merge import merge_by_score
 from app.serving import Serving
@@ -84,6 +84,8 @@ async def compose_page(
         ]
         ranked = list(zip(rows.tolist(), scores.tolist(), strict=True))
         merged = merge(ranked, explored, positions, count)
+    recycled = least_recently_served(state, catalogue.removed, merged, count - len(merged))
+    merged += [(row, 0.0, False) for row in recycled]
     page = Page(
         number=number,
         items=tuple(row for row, _, _ in merged),
@@ -91,6 +93,7 @@ async def compose_page(
         scores=tuple(float(np.float32(score)) for _, score, _ in merged),
         explore=tuple(flag for _, _, flag in merged),
         model_version=model.version,
+        recycled=len(recycled),
     )
     arms = {row: NEW_ITEM_ARM for row, _ in fresh} | dict(chosen)
     return page, {
@@ -98,16 +101,37 @@ async def compose_page(
     }
 
 
+def least_recently_served(
+    state: SessionState, removed: frozenset[int], page: list[tuple[int, float, bool]], wanted: int
+) -> list[int]:
+    """Up to `wanted` items to serve again when the catalogue has nothing new left for the
+    session: the ones it was served longest ago (then swiped longest ago), none taken down or
+    already on the page. Never an empty page for a session that has seen everything."""
+    if wanted <= 0:
+        return []
+    taken = set(removed).union(row for row, _, _ in page)
+    again: list[int] = []
+    for row in (*state.served, *state.seen):
+        if row not in taken:
+            again.append(row)
+            taken.add(row)
+            if len(again) == wanted:
+                break
+    return again
+
+
 def without_removed(page: Page, removed: frozenset[int]) -> Page:
     """A stored page less the items taken down since it was first served."""
     if removed.isdisjoint(page.items):
         return page
     kept = [position for position, row in enumerate(page.items) if row not in removed]
+    fresh = len(page.items) - page.recycled
     return replace(
         page,
         items=tuple(page.items[position] for position in kept),
         scores=tuple(page.scores[position] for position in kept),
         explore=tuple(page.explore[position] for position in kept),
+        recycled=sum(position >= fresh for position in kept),
     )
 
 
@@ -204,7 +228,7 @@ async def build_feed(
                 session_id,
                 page.number,
                 tuple(ids),
-                page_sources(page.explore),
+                page.sources(),
                 page.model_version,
                 time.time_ns() // 1_000_000,
             )

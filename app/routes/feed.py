@@ -58,9 +58,9 @@ async def get_feed(
             raise StateStoreUnavailable("The page holds items this replica does not know yet.")
     ids = catalogue.ids_of(rows)
     items = [
-        FeedItem(item_id=item_id, score=score, source="explore" if explore else "model", rank=rank)
-        for rank, (item_id, score, explore) in enumerate(
-            zip(ids, result.page.scores, result.page.explore, strict=True)
+        FeedItem(item_id=item_id, score=score, source=source, rank=rank)
+        for rank, (item_id, score, source) in enumerate(
+            zip(ids, result.page.scores, result.page.sources(), strict=True)
         )
     ]
     telemetry.observe_request("feed", time.perf_counter() - started)

@@ -14,7 +14,9 @@ import numpy.typing as npt
 
 from app.session.state import Page, SessionState
 
-VERSION = 2  # 2: the weights of the seen items (1 had none; its blobs read as expired)
+VERSION = 3  # 3: each page's count of recycled slots; 2 had none (read as 0);
+# 2: the weights of the seen items (1 had none; its blobs read as expired)
+READABLE = (2, VERSION)
 # After the version byte: seq, next_page, hidden size (-1: no hidden yet), then the counts
 # of seen, served, events, pages, page items (all pages together) and pending explores.
 _HEADER = struct.Struct("<qqi6I")
@@ -27,9 +29,10 @@ class CorruptState(ValueError):
     """Bytes that are not a session of this format version; the store treats them as expired."""
 
 
-def _sections(counts: tuple[int, ...]) -> tuple[tuple[str, int], ...]:
+def _sections(counts: tuple[int, ...], version: int = VERSION) -> tuple[tuple[str, int], ...]:
     """The arrays after the hidden state: (struct type code, length), in order."""
     n_seen, n_served, n_events, n_pages, n_items, n_pending = counts
+    recycled = (("I", n_pages),) if version >= 3 else ()  # recycled slots per page
     return (
         ("i", n_seen),  # swiped item rows
         ("f", n_seen),  # their engagement weights, float32
@@ -37,6 +40,7 @@ def _sections(counts: tuple[int, ...]) -> tuple[tuple[str, int], ...]:
         ("q", n_events),  # the seq of each event id
         ("q", n_pages),  # page numbers
         ("I", n_pages),  # page sizes
+        *recycled,
         ("i", n_items),  # page items, all pages in a row
         ("f", n_items),  # their scores: float32, FAISS's precision
         ("?", n_items),  # their explore flags
@@ -77,6 +81,7 @@ def encode(state: SessionState) -> bytes:
         *state.events.values(),
         *(page.number for page in pages),
         *(len(page.items) for page in pages),
+        *(page.recycled for page in pages),
         *(item for page in pages for item in page.items),
         *(score for page in pages for score in page.scores),
         *(flag for page in pages for flag in page.explore),
@@ -95,8 +100,9 @@ def decode(data: bytes) -> SessionState:
     over (session/migrate.py), not the store's to refuse."""
     if not data:
         raise CorruptState("session data is empty")
-    if data[0] != VERSION:
-        raise CorruptState(f"session format version {data[0]} is unknown (expected {VERSION})")
+    version = data[0]
+    if version not in READABLE:
+        raise CorruptState(f"session format version {version} is unknown (expected {VERSION})")
     if len(data) < 1 + _HEADER.size:
         raise CorruptState("session data is shorter than its header")
     seq, next_page, n_hidden, *counts = _HEADER.unpack_from(data, 1)
@@ -108,13 +114,14 @@ def decode(data: bytes) -> SessionState:
         hidden = _take(data, offset, _HIDDEN, n_hidden).astype(np.float32)  # a writable copy
         offset += _HIDDEN.itemsize * n_hidden
     arrays: list[list[Any]] = []
-    for code, length in _sections(tuple(counts)):
+    for code, length in _sections(tuple(counts), version):
         dtype = np.dtype("<" + code)
         arrays.append(_take(data, offset, dtype, length).tolist())
         offset += dtype.itemsize * length
-    seen, weights, served, event_seqs, numbers, sizes, items, scores, flags, rows, arms, lengths = (
-        arrays
-    )
+    if version < 3:
+        arrays.insert(6, [0] * counts[3])  # no page recycled a slot
+    seen, weights, served, event_seqs, numbers, sizes, recycled, items, scores, flags = arrays[:10]
+    rows, arms, lengths = arrays[10:]
     try:
         text = data[offset:].decode(*_UTF8)
     except UnicodeDecodeError as exc:
@@ -122,17 +129,22 @@ def decode(data: bytes) -> SessionState:
     ends = list(accumulate(lengths))
     if ends[-1] != len(text) or sum(sizes) != len(items):
         raise CorruptState("session data is truncated, padded, or its lengths disagree")
+    if any(part > size for part, size in zip(recycled, sizes, strict=True)):
+        raise CorruptState("a page recycles more slots than it has")
     strings = [text[start:end] for start, end in zip([0, *ends], ends, strict=False)]
     event_ids, page_versions = strings[1 : 1 + len(event_seqs)], strings[1 + len(event_seqs) :]
     pages: dict[int, Page] = {}
     start = 0
-    for number, end, version in zip(numbers, accumulate(sizes), page_versions, strict=True):
+    for number, end, model, reused in zip(
+        numbers, accumulate(sizes), page_versions, recycled, strict=True
+    ):
         pages[number] = Page(
             number=number,
             items=tuple(items[start:end]),
             scores=tuple(scores[start:end]),
             explore=tuple(flags[start:end]),
-            model_version=version,
+            model_version=model,
+            recycled=reused,
         )
         start = end
     return SessionState(

@@ -6,11 +6,13 @@ without limit: the oldest entries go first.
 """
 
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
+# where a served slot came from: the model's ranking, the bandit, or a second showing
+Source = Literal["model", "explore", "recycled"]
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -35,6 +37,16 @@ class Page:
     scores: tuple[float, ...]
     explore: tuple[bool, ...]  # True where the slot came from the bandit
     model_version: str
+    # the last slots, served to this session before: the catalogue had nothing new left
+    recycled: int = 0
+
+    def sources(self) -> tuple[Source, ...]:
+        """The API's `source` of each slot: "explore", "recycled" or "model"."""
+        fresh = len(self.items) - self.recycled
+        return tuple(
+            "recycled" if slot >= fresh else "explore" if flag else "model"
+            for slot, flag in enumerate(self.explore)
+        )
 
 
 @dataclass(slots=True)
@@ -76,6 +88,9 @@ class SessionState:
         self.pages[page.number] = page
         _trim_oldest(self.pages, caps.pages)
         self.next_page = max(self.next_page, page.number + 1)
+        if page.recycled:  # served again: now the most recently served, not the least
+            again = set(page.items[len(page.items) - page.recycled :])
+            self.served[:] = [row for row in self.served if row not in again]
         for item_row in page.items:
             _append_bounded(self.served, item_row, caps.served)
         self.pending_explore.update(arms)

@@ -1,3 +1,6 @@
+import dataclasses
+import struct
+
 import numpy as np
 import pytest
 
@@ -17,7 +20,7 @@ def full_state() -> SessionState:
         events={"évènement-1": 3, "日本-2": 5, "🙂": 7, "\ud800": 6},
         pages={
             3: Page(3, (11, 12), (0.75, -0.5), (False, True), "bündle-v1"),
-            4: Page(4, (13, 14), (0.25, 0.125), (True, False), "bündle-v2"),
+            4: Page(4, (13, 14), (0.25, 0.125), (True, False), "bündle-v2", recycled=1),
         },
         next_page=5,
         pending_explore={12: 0, 13: 6},
@@ -52,6 +55,32 @@ def test_full_state_round_trips_and_encodes_identically_again() -> None:
     decoded = decode(data)
     assert_same(decoded, full_state())
     assert encode(decoded) == data  # what lets the store detect a no-op update
+
+
+def version_2(data: bytes, n_pages: int) -> bytes:
+    """The same state as format 2 wrote it: no recycled counts, after the page sizes."""
+    n_hidden, *counts = struct.unpack_from("<i6I", data, 1 + 16)
+    n_seen, n_served, n_events = counts[:3]
+    before = 1 + struct.calcsize("<qqi6I") + 4 * max(n_hidden, 0)
+    before += 8 * n_seen + 4 * n_served + 8 * n_events + 8 * n_pages + 4 * n_pages
+    return bytes([2]) + data[1:before] + data[before + 4 * n_pages :]
+
+
+def test_a_format_2_state_reads_with_no_recycled_slots() -> None:
+    state = full_state()
+    state.pages[4] = dataclasses.replace(state.pages[4], recycled=0)
+    data = encode(state)
+    old = version_2(data, len(state.pages))
+    assert len(old) == len(data) - 4 * len(state.pages)
+    assert_same(decode(old), state)
+    assert encode(decode(old)) == data  # written back in the current format
+
+
+def test_a_page_recycling_more_slots_than_it_has_is_corrupt() -> None:
+    state = full_state()
+    state.pages[4] = dataclasses.replace(state.pages[4], recycled=3)
+    with pytest.raises(CorruptState, match="recycles more slots"):
+        decode(encode(state))
 
 
 def test_decoded_hidden_is_a_writable_copy() -> None:

@@ -179,6 +179,40 @@ def test_nothing_is_served_twice_nor_after_a_swipe(client: TestClient, item_ids:
     assert not set(served) & set(swiped)
 
 
+def test_a_session_served_the_whole_catalogue_gets_the_least_recently_served_again(
+    client: TestClient, item_ids: list[str]
+) -> None:
+    """Never a silent empty page: once nothing new is left, the oldest served come back,
+    marked "recycled", oldest first, and then count as the most recently served."""
+    swipe(client, "s1", item_ids[0])
+    pages: list[list[dict[str, Any]]] = []
+    cursor: str | None = None
+    last = ""
+    while len(pages) < 2 or not any(item["source"] == "recycled" for item in pages[-2]):
+        params: dict[str, str | int] = {"session_id": "s1", "count": 100}
+        if cursor:
+            params["cursor"] = cursor
+        response = client.get("/feed", params=params)
+        assert response.status_code == 200, response.text
+        pages.append(response.json()["items"])
+        last, cursor = response.json()["cursor"], response.json()["next_cursor"]
+        assert len(pages) <= len(item_ids) // 100 + 4
+    assert all(len(page) == 100 for page in pages)  # full, also when the catalogue ran out
+    served = [item["item_id"] for page in pages for item in page]
+    first = next(n for n, page in enumerate(pages) if page[-1]["source"] == "recycled")
+    fresh = served[: 100 * first] + [
+        item["item_id"] for item in pages[first] if item["source"] != "recycled"
+    ]
+    assert len(fresh) == len(set(fresh)) == len(item_ids) - 1  # all but the swiped one, once
+    recycled = [item["item_id"] for item in pages[first] if item["source"] == "recycled"]
+    assert recycled == fresh[: len(recycled)]  # the least recently served first
+    after = [item["item_id"] for item in pages[first + 1]]
+    assert after == fresh[len(recycled) : len(recycled) + 100]  # and not the same ones again
+    assert all(item["score"] == 0.0 for item in pages[first + 1])
+    replayed = client.get("/feed", params={"session_id": "s1", "count": 100, "cursor": last})
+    assert replayed.json()["items"] == pages[-1]  # a recycled page replays as it was
+
+
 def test_same_cursor_same_page_and_swipes_change_the_next(
     client: TestClient, item_ids: list[str]
 ) -> None:
