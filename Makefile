@@ -40,7 +40,7 @@ DATA_ARGS = $(if $(TRAIN),--train $(TRAIN) $(if $(VALID),--valid $(VALID)) \
   $(if $(TEST),--test $(TEST)),--data $(DATA))
 
 .PHONY: install packages check test bundle-tiny bundle bundle-microlens bundle-1m tune tune-microlens \
-	cold-eval run serve learn clean loadtest loadtest-step loadtest-baseline \
+	cold-eval run serve learn health clean loadtest loadtest-step loadtest-baseline \
 	loadtest-saturation soak bench-uploads \
 	bench-exposure bench-day2
 
@@ -140,6 +140,12 @@ learn: install bundle
 	$(BIN)/python -m learn.run --link $(LIVE) --base $(DEFAULT_BUNDLE) \
 	  --checkpoint build/checkpoints/$(notdir $(DEFAULT_BUNDLE)).pt --event-log $(EVENT_LOG_PATH) \
 	  --interval-s $(INTERVAL)
+
+# Session health (health/report.py) of everything in the event log `make serve` writes (or
+# NEXTSWIPE_REDIS_URL's streams): a table, build/health/health.json and health.png.
+health: install
+	NEXTSWIPE_EVENT_LOG_PATH=$${NEXTSWIPE_EVENT_LOG_PATH-$(EVENT_LOG_PATH)} \
+	  $(BIN)/python -m health.report --bundle $(BUNDLE) --out build/health
 
 # Redis, the service and locust on loopback; a table and a PNG per run in build/loadtest.
 # Not part of `make test` (tests/loadtest/test_smoke.py runs a 5-second version).

@@ -1,34 +1,12 @@
-"""Fixtures of the service tests: a real Redis server and a real 3-master Redis Cluster for
-the whole run, flushed per test."""
+"""Fixtures of the service tests: a real 3-master Redis Cluster for the whole run, flushed per
+test (the single Redis server is every suite's: tests/conftest.py)."""
 
 from collections.abc import Iterator
 
 import pytest
 import redis
 
-from loadtest.servers import redis_server
 from tests.redis_cluster import RedisClusterNodes, redis_cluster
-
-
-@pytest.fixture(scope="session")
-def redis_server_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    given: str | None = request.config.getoption("--redis-url")
-    if given:
-        yield given
-        return
-    with redis_server(tmp_path_factory.mktemp("redis")) as url:
-        yield url
-
-
-@pytest.fixture
-def redis_url(redis_server_url: str) -> str:
-    """The server's URL, with every key of the previous test gone."""
-    client = redis.Redis.from_url(redis_server_url)
-    client.flushall()
-    client.close()
-    return redis_server_url
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,1 @@
+"""Session health from the event log: what the feed does to sessions, beyond clicks."""
