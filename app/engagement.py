@@ -6,6 +6,7 @@ wherever the log has signals, so both see the same weights. Standard library onl
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -78,3 +79,16 @@ def engagement_weight(
     # 3 s of a 10-minute item is a 0.005 fraction: watching past the skip threshold must
     # not weigh less than skipping before it
     return min(1.0, max(weights.skip_weight, fraction + bonus))
+
+
+ABANDON_SKIPS = 3  # skips in a row that abandon a session (session health, the README)
+
+
+def first_skip_run(weights: Sequence[float], skip_weight: float, run: int) -> int | None:
+    """The 0-based position where the first run of `run` skips in a row starts, or None."""
+    length = 0
+    for position, weight in enumerate(weights):
+        length = length + 1 if weight <= skip_weight else 0
+        if length == run:
+            return position - run + 1
+    return None

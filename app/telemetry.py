@@ -43,6 +43,12 @@ class Telemetry:
             buckets=(1, 2, 4, 8, 16, 32, 64),
             registry=self.registry,
         )
+        self.first_abandonment = Histogram(
+            "nextswipe_first_abandonment_swipes",
+            "Swipes into a session when its first run of 3 skips in a row began",
+            buckets=(1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144),
+            registry=self.registry,
+        )
         self._children: dict[tuple[Histogram, str], Histogram] = {}
         counter = self._counter
         self.swipes = counter("nextswipe_swipes_total", "Swipes applied to a session state")

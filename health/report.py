@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from app.bundle import CLUSTERS_FILE, ITEM_IDS_FILE
+from app.engagement import ABANDON_SKIPS
 from app.settings import Settings
 from health.log_entries import read_entries
 from health.session_health import SessionHealth, by_session, session_health
@@ -40,7 +41,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bundle", type=Path, required=True, help="for the items' clusters")
     parser.add_argument("--log", type=Path, help="an event-log file (default: the settings')")
-    parser.add_argument("--skip-run", type=int, default=3, help="skips in a row that abandon")
+    parser.add_argument(
+        "--skip-run", type=int, default=ABANDON_SKIPS, help="skips in a row that abandon"
+    )
     parser.add_argument("--out", type=Path, default=Path("build/health"))
     args = parser.parse_args(argv)
     if args.skip_run < 1:

@@ -14,6 +14,7 @@
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from app.engagement import first_skip_run
 from app.events.entries import Entry, PageEntry, SwipeEntry
 
 
@@ -55,13 +56,14 @@ def by_session(entries: Iterable[Entry]) -> dict[str, SessionLog]:
 
 def first_abandonment(weights: list[float], skip_weight: float, skip_run: int) -> int | None:
     """The 0-based position of the first abandoning swipe, or None."""
-    run = 0
-    for position, weight in enumerate(weights):
-        run = run + 1 if weight <= skip_weight else 0
-        if run == skip_run:
-            return position - skip_run + 1
-    if weights and weights[-1] <= skip_weight:
-        return len(weights) - run  # the session ended in a run of skips shorter than skip_run
+    position = first_skip_run(weights, skip_weight, skip_run)
+    if position is not None:
+        return position
+    if weights and weights[-1] <= skip_weight:  # ended in a run shorter than skip_run
+        position = len(weights)
+        while position > 0 and weights[position - 1] <= skip_weight:
+            position -= 1
+        return position
     return None
 
 

@@ -13,9 +13,17 @@ swapped out since is carried over to the serving one first, in the same update.
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
 from app.bandit.new_item_tier import NEW_ITEM_ARM, NewItemTier
 from app.batching.model_batches import ModelBatches, StepQuery
-from app.engagement import EngagementEvent, EngagementWeights, engagement_weight
+from app.engagement import (
+    ABANDON_SKIPS,
+    EngagementEvent,
+    EngagementWeights,
+    engagement_weight,
+    first_skip_run,
+)
 from app.errors import UnknownItem
 from app.events.entries import SwipeEntry, encode_entry
 from app.serving import Serving
@@ -36,6 +44,20 @@ class SwipeResult:
     explored_arm: int | None = None
     migration: Migration | None = None  # the state came from a swapped-out bundle
     created: bool = False  # no state was stored: this request started the session
+    abandoned_at: int | None = None  # this swipe completed the session's first run of skips
+
+
+def abandoned_now(state: SessionState, skip_weight: float) -> int | None:
+    """The seq that began the session's first run of ABANDON_SKIPS skips, when this swipe
+    completed it (sessions longer than max_seen judge by the swipes they still keep)."""
+    skip = float(np.float32(skip_weight))  # the state keeps weights as float32
+    recent = state.weights[-ABANDON_SKIPS:]
+    if len(recent) < ABANDON_SKIPS or max(recent) > skip:
+        return None  # the usual case, decided without a scan
+    start = first_skip_run(state.weights, skip, ABANDON_SKIPS)
+    if start != len(state.weights) - ABANDON_SKIPS:
+        return None  # an earlier run was the first
+    return state.seq - ABANDON_SKIPS + 1
 
 
 async def record_swipe(
@@ -81,7 +103,15 @@ async def record_swipe(
         arm = current.apply_swipe(item_row, weight, hidden, event_id, model.version, caps)
         applied_at = time.perf_counter()
         return current, SwipeResult(
-            current.seq, weight, first, False, model.version, arm, migration, state is None
+            current.seq,
+            weight,
+            first,
+            False,
+            model.version,
+            arm,
+            migration,
+            state is None,
+            abandoned_now(current, weights.skip_weight),
         )
 
     def entry(result: SwipeResult) -> bytes | None:
@@ -111,6 +141,8 @@ async def record_swipe(
     telemetry.new_sessions.inc(result.created)  # a session a feed opened was counted there
     telemetry.skips.inc(weight <= weights.skip_weight)
     telemetry.completions.inc(weight >= 1.0)
+    if result.abandoned_at is not None:
+        telemetry.first_abandonment.observe(result.abandoned_at)
     if result.explored_arm == NEW_ITEM_ARM:
         tier.record_reward(catalogue, item_row, weight)
         telemetry.explore_rewards.inc(weight)

@@ -60,6 +60,9 @@ def test_the_report_counts_scripted_sessions_from_the_log_the_service_wrote(
                 body = {"session_id": session_id, "item_id": item_id, **signals}
                 assert client.post("/swipe", json=body).status_code == 200
         assert client.get("/feed", params={"session_id": "only-pages"}).status_code == 200
+        live = client.get("/metrics").text  # the live histogram saw the same abandonment
+        assert "nextswipe_first_abandonment_swipes_count 1.0" in live
+        assert "nextswipe_first_abandonment_swipes_sum 3.0" in live
     # the app closed: its log is flushed
     out = tmp_path / "health"
     arguments = ["--bundle", str(tiny_bundle.path), "--out", str(out)]
