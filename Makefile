@@ -40,7 +40,7 @@ DATA_ARGS = $(if $(TRAIN),--train $(TRAIN) $(if $(VALID),--valid $(VALID)) \
   $(if $(TEST),--test $(TEST)),--data $(DATA))
 
 .PHONY: install packages check test bundle-tiny bundle bundle-microlens bundle-1m tune tune-microlens \
-	cold-eval run serve learn health clean loadtest loadtest-step loadtest-baseline \
+	cold-eval run serve learn health abtest clean loadtest loadtest-step loadtest-baseline \
 	loadtest-saturation soak bench-uploads \
 	bench-exposure bench-day2
 
@@ -146,6 +146,12 @@ learn: install bundle
 health: install
 	NEXTSWIPE_EVENT_LOG_PATH=$${NEXTSWIPE_EVENT_LOG_PATH-$(EVENT_LOG_PATH)} \
 	  $(BIN)/python -m health.report --bundle $(BUNDLE) --out build/health
+
+# The simulated A/B (abtest/): every variant served in process, SESSIONS simulated people
+# through each; a table, the winner, build/abtest/abtest.json and abtest.png.
+SESSIONS ?= 500
+abtest: install bundle
+	$(BIN)/python -m abtest.run --bundle $(BUNDLE) --sessions $(SESSIONS) --out build/abtest
 
 # Redis, the service and locust on loopback; a table and a PNG per run in build/loadtest.
 # Not part of `make test` (tests/loadtest/test_smoke.py runs a 5-second version).

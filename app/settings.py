@@ -16,6 +16,8 @@ DEFAULT_BUNDLE = Path("bundles/demo")
 
 DEFAULT_MAX_BATCH = 32  # micro-batching (app/batching); 1: each request alone
 
+FEED_RANKINGS = ("model", "popular")
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
@@ -39,6 +41,9 @@ class Settings:
     feed_default_count: int = 10
     feed_max_count: int = 100
     explore_share: float = 0.2  # share of each page filled by the bandit
+    # "model": pages ranked by the session state; "popular": by popularity alone, the
+    # baseline an A/B compares the model with (abtest/)
+    feed_ranking: str = "model"
     explore_popularity_alpha: float = 0.5  # 0: uniform over a cluster's items; 1: by popularity
     bandit_sync_s: float = 1.0  # how often a replica exchanges bandit counts with Redis
     cursor_secret: str = "nextswipe-dev-secret"  # HMAC key of cursors; set it in production
@@ -74,6 +79,8 @@ class Settings:
             raise ValueError("max_batch must be at least 1")
         if not 0.0 <= self.explore_share <= 1.0:
             raise ValueError("explore_share must be in [0, 1]")
+        if self.feed_ranking not in FEED_RANKINGS:
+            raise ValueError(f"feed_ranking must be one of {FEED_RANKINGS}")
         if self.recent_sessions < 0 or self.recent_idle_s <= 0.0:
             raise ValueError("recent_sessions must be >= 0 and recent_idle_s positive")
         if self.bundle_poll_s < 0.0 or self.swap_replay_items < 0:
@@ -154,6 +161,7 @@ class Settings:
             recent_sessions=env("RECENT_SESSIONS", cast=int, default=defaults.recent_sessions),
             recent_idle_s=env("RECENT_IDLE_S", cast=float, default=defaults.recent_idle_s),
             explore_share=env("EXPLORE_SHARE", cast=float, default=defaults.explore_share),
+            feed_ranking=env("FEED_RANKING", default=defaults.feed_ranking),
             bandit_sync_s=env("BANDIT_SYNC_S", cast=float, default=defaults.bandit_sync_s),
             cursor_secret=env("CURSOR_SECRET", default=defaults.cursor_secret),
             max_in_flight=env("MAX_IN_FLIGHT", cast=int, default=defaults.max_in_flight),

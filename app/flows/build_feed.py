@@ -53,15 +53,17 @@ async def compose_page(
     rng: np.random.Generator,
     batches: ModelBatches,
     telemetry: Telemetry,
+    popular_only: bool = False,
 ) -> tuple[Page, dict[int, int]]:
     """A new page for the state: model items around exploration slots; explored item -> arm
-    (NEW_ITEM_ARM for the new-item tier's)."""
+    (NEW_ITEM_ARM for the new-item tier's). `popular_only` ranks by popularity whatever the
+    state (the A/B's baseline feed)."""
     model, catalogue = serving.model, serving.catalogue
     excluded = state.excluded()
     excluded |= catalogue.removed
     k = fetch_size(count, len(excluded), len(catalogue))
     with telemetry.stage("search"):  # with its wait for the batch
-        if state.hidden is None:  # cold start: the most popular items
+        if state.hidden is None or popular_only:  # cold start: the most popular items
             rows = model.retriever.popular(k)
             scores = model.popularity_share[rows]
         else:
@@ -183,6 +185,7 @@ async def build_feed(
     rng: np.random.Generator,
     batches: ModelBatches,
     telemetry: Telemetry,
+    popular_only: bool = False,
 ) -> FeedResult:
     model, arms, catalogue = serving.model, serving.arms, serving.catalogue
     catalogue.require_read()
@@ -212,6 +215,7 @@ async def build_feed(
             rng,
             batches,
             telemetry,
+            popular_only,
         )
         current.add_page(page, explored_arms, caps)
         applied_at = time.perf_counter()

@@ -48,6 +48,7 @@ async def get_feed(
         rng=state["rng"],
         batches=state["batches"],
         telemetry=telemetry,
+        popular_only=settings.feed_ranking == "popular",
     )
     rows = np.asarray(result.page.items, dtype=np.int64)
     catalogue = serving.catalogue

@@ -213,6 +213,24 @@ def test_a_session_served_the_whole_catalogue_gets_the_least_recently_served_aga
     assert replayed.json()["items"] == pages[-1]  # a recycled page replays as it was
 
 
+def test_the_popularity_feed_ranks_by_popularity_whatever_the_session_did(
+    tiny_bundle: TinyBundle, item_ids: list[str]
+) -> None:
+    """NEXTSWIPE_FEED_RANKING=popular, the A/B's baseline: a session's swipes only exclude."""
+    settings = Settings(
+        bundle_dir=tiny_bundle.path, feed_ranking="popular", explore_share=0.0, cursor_secret="t"
+    )
+    with TestClient(create_app(settings, rng=np.random.default_rng(7))) as client:
+        popular = feed_items(client.get("/feed", params={"session_id": "cold", "count": 13}))
+        swiped = item_ids[-3:]
+        for item_id in swiped:
+            swipe(client, "warm", item_id)
+        page = feed_items(client.get("/feed", params={"session_id": "warm", "count": 10}))
+    assert page == [item for item in popular if item not in swiped][:10]
+    with pytest.raises(ValueError, match="feed_ranking"):
+        Settings(feed_ranking="random")
+
+
 def test_same_cursor_same_page_and_swipes_change_the_next(
     client: TestClient, item_ids: list[str]
 ) -> None:
