@@ -40,7 +40,7 @@ DATA_ARGS = $(if $(TRAIN),--train $(TRAIN) $(if $(VALID),--valid $(VALID)) \
   $(if $(TEST),--test $(TEST)),--data $(DATA))
 
 .PHONY: install packages check test bundle-tiny bundle bundle-microlens bundle-1m tune tune-microlens \
-	cold-eval run serve learn health abtest clean loadtest loadtest-step loadtest-baseline \
+	cold-eval run serve learn health abtest demo clean loadtest loadtest-step loadtest-baseline \
 	loadtest-saturation soak bench-uploads \
 	bench-exposure bench-day2
 
@@ -54,13 +54,13 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 # The Debian packages: the tests start their own redis-server on a free loopback port, and a
-# 3-master cluster joined by redis-cli; the saturation load test drives the service with wrk.
-# Installed when any is missing.
+# 3-master cluster joined by redis-cli; the saturation load test drives the service with wrk;
+# the demo's page is rendered by headless Chromium. Installed when any is missing.
 packages:
-	@{ command -v redis-server && command -v redis-cli && command -v wrk; } >/dev/null 2>&1 || { \
-	  echo "installing redis-server, redis-tools and wrk (Debian packages)"; \
+	@{ command -v redis-server && command -v redis-cli && command -v wrk && command -v chromium; } >/dev/null 2>&1 || { \
+	  echo "installing redis-server, redis-tools, wrk and chromium (Debian packages)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server redis-tools wrk >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server redis-tools wrk chromium >/dev/null; }
 
 check: install
 	$(BIN)/ruff format --check .
@@ -152,6 +152,13 @@ health: install
 SESSIONS ?= 500
 abtest: install bundle
 	$(BIN)/python -m abtest.run --bundle $(BUNDLE) --sessions $(SESSIONS) --out build/abtest
+
+# The demo (demo/): a scripted person drifts from comedy to home repair / DIY through the real
+# service and a popularity feed; build/demo/demo.png and demo.html. Needs the MicroLens bundle.
+DEMO_BUNDLE ?= $(BUNDLE_DIR)/microlens
+demo: install
+	test -f $(DEMO_BUNDLE)/manifest.json || $(MAKE) bundle-microlens
+	$(BIN)/python -m demo.run --bundle $(DEMO_BUNDLE) --out build/demo
 
 # Redis, the service and locust on loopback; a table and a PNG per run in build/loadtest.
 # Not part of `make test` (tests/loadtest/test_smoke.py runs a 5-second version).

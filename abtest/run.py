@@ -33,16 +33,16 @@ from app.main import create_app
 from app.settings import Settings
 from health.log_entries import read_entries
 from health.report import item_clusters
-from health.session_health import SessionHealth, by_session, session_health
+from health.session_health import SessionHealth, SessionLog, by_session, session_health
 from loadtest.traffic import Catalogue
-from models.config import TrainConfig
-from models.prepare import item_titles
+from models.bundle_titles import bundle_titles
 
 ADMIN = "abtest-admin-token"
 MEASURES = (  # (field, label); swipes per session decides the winner
     ("swipes", "swipes per session"),
     ("completion_ratio", "completion ratio"),
     ("skip_ratio", "skip ratio"),
+    ("later_skip_ratio", "skip ratio after the first page"),
     ("abandoned", "abandoned share"),
     ("explore_reward_rate", "exploration reward rate"),
 )
@@ -53,7 +53,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--bundle", type=Path, default=Path("bundles/demo"))
     parser.add_argument("--sessions", type=int, default=500, help="per variant")
     parser.add_argument("--uploads", type=int, default=100, help="new items, every variant")
-    parser.add_argument("--page-size", type=int, default=10)
+    parser.add_argument("--page-size", type=int, default=5, help="the load test client's")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--variants", help="comma-separated names (default: all)")
     parser.add_argument("--out", type=Path, default=Path("build/abtest"))
@@ -61,13 +61,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.sessions < 2 or not 0 <= args.uploads <= 1000 or not 1 <= args.page_size <= 100:
         parser.error("--sessions >= 2, 0 <= --uploads <= 1000, 1 <= --page-size <= 100")
     return args
-
-
-def bundle_titles(bundle: Path) -> dict[str, str]:
-    """The titles of the bundle's items, from the training config its manifest records."""
-    recorded = json.loads((bundle / "manifest.json").read_text())["model"]
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    return item_titles(TrainConfig(**{k: v for k, v in recorded.items() if k in names}))
 
 
 def new_items(bundle: Path, n: int, seed: int) -> list[tuple[str, str, str]]:
@@ -145,9 +138,16 @@ def mean_ci(values: Sequence[float]) -> dict[str, float | int]:
     return {"n": len(array), "mean": float(array.mean()), "ci95": float(half)}
 
 
-def measures(sessions: Sequence[SessionHealth]) -> dict[str, dict[str, float | int]]:
+def measures(
+    sessions: Sequence[SessionHealth], logs: dict[str, SessionLog], skip: float, page_size: int
+) -> dict[str, dict[str, float | int]]:
+    """Per measure over sessions; the skip ratio after the first page is where the model
+    has a state to rank by (the first page of every session is the popular one)."""
     columns: dict[str, list[float]] = {name: [] for name, _ in MEASURES}
     for s in sessions:
+        later = [swipe.weight for swipe in logs[s.session_id].swipes if swipe.seq > page_size]
+        if later:
+            columns["later_skip_ratio"].append(sum(w <= skip for w in later) / len(later))
         columns["swipes"].append(s.swipes)
         columns["completion_ratio"].append(s.completion_ratio)
         columns["skip_ratio"].append(s.skip_ratio)
@@ -166,11 +166,13 @@ def verdict(results: dict[str, dict[str, dict[str, float | int]]], reference: st
         return f"{best} wins: the most swipes per session ({a['mean']:.2f})"
     difference = a["mean"] - b["mean"]
     half = math.hypot(a["ci95"], b["ci95"])
-    share = difference / b["mean"]
-    return (
-        f"{best} wins: {a['mean']:.2f} swipes per session against {b['mean']:.2f} for "
-        f"{reference}, {share:+.1%} (difference {difference:+.2f} +- {half:.2f})"
+    lead = (
+        f"{a['mean']:.2f} swipes per session against {b['mean']:.2f} for {reference}, "
+        f"{difference / b['mean']:+.1%} (difference {difference:+.2f} +- {half:.2f})"
     )
+    if difference <= half:
+        return f"no winner beyond noise: {best} has the most, {lead}"
+    return f"{best} wins: {lead}"
 
 
 def format_table(results: dict[str, dict[str, dict[str, float | int]]]) -> str:
@@ -226,13 +228,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         for variant in variants:
             started = time.perf_counter()
             log = run_variant(variant, args, catalogue, uploads, Path(work))
-            entries = read_entries(None, log, "", 0)
+            logs = by_session(read_entries(None, log, "", 0))
             sessions = [
                 health
-                for sid, entry_log in by_session(entries).items()
+                for sid, entry_log in logs.items()
                 if (health := session_health(sid, entry_log, clusters, skip_weight, ABANDON_SKIPS))
             ]
-            results[variant.name] = measures(sessions)
+            results[variant.name] = measures(sessions, logs, skip_weight, args.page_size)
             print(
                 f"{variant.name}: {len(sessions)} sessions in {time.perf_counter() - started:.0f} s"
             )
