@@ -48,12 +48,15 @@ MEASURES = (  # (field, label); swipes per session decides the winner
 )
 
 
+PLOTTED = ("swipes", "completion_ratio", "later_skip_ratio")
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bundle", type=Path, default=Path("bundles/demo"))
     parser.add_argument("--sessions", type=int, default=500, help="per variant")
     parser.add_argument("--uploads", type=int, default=100, help="new items, every variant")
-    parser.add_argument("--page-size", type=int, default=5, help="the load test client's")
+    parser.add_argument("--page-size", type=int, default=10, help="/feed's default count")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--variants", help="comma-separated names (default: all)")
     parser.add_argument("--out", type=Path, default=Path("build/abtest"))
@@ -194,7 +197,8 @@ def plot(results: dict[str, dict[str, dict[str, float | int]]], path: Path) -> N
 
     names = list(results)
     figure, axes = plt.subplots(1, 3, figsize=(16, 5))
-    for axis, (measure, label) in zip(axes, MEASURES[:3], strict=True):
+    shown = [(m, label) for m, label in MEASURES if m in PLOTTED]
+    for axis, (measure, label) in zip(axes, shown, strict=True):
         means = [results[n][measure]["mean"] for n in names]
         errors = [results[n][measure].get("ci95", 0.0) for n in names]
         axis.barh(names, means, xerr=errors, color="#3b75af", capsize=3)
