@@ -38,7 +38,7 @@ def test_two_variants_serve_the_same_people_and_are_judged_from_their_logs(
     assert results["explore 0"]["explore_reward_rate"]["n"] == 0
     assert math.isnan(results["explore 0"]["explore_reward_rate"]["mean"])
     assert results["popularity feed"]["explore_reward_rate"]["n"] > 0
-    assert "wins" in report["verdict"]
+    assert "wins" in report["verdict"] or "no winner" in report["verdict"]
     written = json.loads((tmp_path / "abtest.json").read_text())
     assert written["verdict"] == report["verdict"]
     assert (tmp_path / "abtest.png").stat().st_size > 10_000
