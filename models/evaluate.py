@@ -114,6 +114,33 @@ def measure_repeat_shares(
     return [{**m.result(), "events": float(m.n_events), "seconds": seconds} for m in metrics]
 
 
+LENGTH_BUCKETS = ((2, 5), (6, 10), (11, 20), (21, None))  # session lengths, in events
+
+
+def measure_by_length(
+    model: GRU4Rec, sessions: Sessions, buckets: Sequence[tuple[int, int | None]] = LENGTH_BUCKETS
+) -> dict[str, dict[str, float]]:
+    """The model's metrics over the targets of the sessions of each length bucket (a session
+    of n events has n - 1 targets): where it is weak, as attention models claim for long
+    sessions. The model steps and scores once; every target counts in its session's bucket."""
+    lengths = sessions.lengths
+    start_length = dict(zip(sessions.offsets[:-1].tolist(), lengths.tolist(), strict=True))
+    names = [f"{low}-{high}" if high is not None else f">{low - 1}" for low, high in buckets]
+    metrics = {name: RankingMetrics(cutoffs=(10, 20)) for name in names}
+    for scores, targets, row_starts, _ in _gru_points(model, sessions, 512, None):
+        ranks = conservative_ranks(scores, targets)
+        of_rows = np.array([start_length[int(start)] for start in row_starts])
+        for name, (low, high) in zip(names, buckets, strict=True):
+            inside = (of_rows >= low) & (of_rows <= (high or np.iinfo(np.int64).max))
+            if inside.any():
+                metrics[name].add(ranks[inside])
+    return {
+        name: {**m.result(), "events": float(m.n_events)}
+        for name, m in metrics.items()
+        if m.n_events
+    }
+
+
 def evaluate_all(
     model: GRU4Rec,
     data: Prepared,
@@ -158,6 +185,9 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=None, help="its [baselines] table")
     add_data_arguments(parser)
     parser.add_argument("--no-baselines", action="store_true")
+    parser.add_argument(
+        "--by-length", action="store_true", help="also the model per session-length bucket"
+    )
     parser.add_argument("--out", type=Path, default=None, help="write the report as JSON")
     args = parser.parse_intermixed_args()
     given = data_source(args, parser.error)
@@ -175,6 +205,11 @@ def main() -> None:
     results = evaluate_all(model_from_checkpoint(checkpoint), data, baselines, config.repeat_share)
     print("data:", data.dataset)
     print(format_table(results))
+    if args.by_length:
+        by_length = measure_by_length(model_from_checkpoint(checkpoint), data.held_out.sessions)
+        print("gru4rec by session length (events):")
+        print(format_table(by_length))
+        results |= {f"gru4rec, sessions {name}": row for name, row in by_length.items()}
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report(results, data), indent=2) + "\n")
