@@ -45,7 +45,8 @@ def test_the_story_is_told_through_both_feeds_and_its_page_renders(
     chromium = shutil.which("chromium")
     assert chromium is not None, "headless Chromium is a Debian package: make packages"
     shot = tmp_path / "shot.png"
-    command = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+    command = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+    command += ["--hide-scrollbars"]
     command += [f"--screenshot={shot}", "--window-size=1400,1000", page.as_uri()]
     subprocess.run(command, check=True, capture_output=True, timeout=120)
     with Image.open(shot) as image:
