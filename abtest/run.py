@@ -32,7 +32,7 @@ from app.engagement import ABANDON_SKIPS
 from app.main import create_app
 from app.settings import Settings
 from health.log_entries import read_entries
-from health.report import item_clusters
+from health.report import item_clusters, mean_ci95
 from health.session_health import SessionHealth, SessionLog, by_session, session_health
 from loadtest.traffic import Catalogue
 from models.bundle_titles import bundle_titles
@@ -134,11 +134,10 @@ def serve_session(client: TestClient, session_id: str, person: Person, page_size
 
 
 def mean_ci(values: Sequence[float]) -> dict[str, float | int]:
-    array = np.asarray(values, dtype=float)
-    if len(array) < 2:
-        return {"n": len(array), "mean": float(array.mean()) if len(array) else math.nan}
-    half = 1.96 * array.std(ddof=1) / math.sqrt(len(array))
-    return {"n": len(array), "mean": float(array.mean()), "ci95": float(half)}
+    if not values:
+        return {"n": 0, "mean": math.nan}
+    mean, half = mean_ci95(np.asarray(values, dtype=float))
+    return {"n": len(values), "mean": mean, "ci95": half}
 
 
 def measures(

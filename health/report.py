@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from app.bundle import CLUSTERS_FILE, ITEM_IDS_FILE
 from app.engagement import ABANDON_SKIPS
@@ -57,6 +58,13 @@ def item_clusters(bundle: Path) -> dict[str, int]:
     return dict(zip(ids, clusters.tolist(), strict=True))
 
 
+def mean_ci95(values: npt.NDArray[np.float64]) -> tuple[float, float]:
+    """The mean of one or more values and the half-width of its 95% interval (normal
+    approximation; 0 for a single value)."""
+    half = 1.96 * values.std(ddof=1) / math.sqrt(len(values)) if len(values) > 1 else 0.0
+    return float(values.mean()), float(half)
+
+
 def summarise(sessions: Sequence[SessionHealth]) -> dict[str, dict[str, float | int]]:
     """Per measure: sessions where it is defined, mean, median, p90 and a 95% interval of the
     mean (normal approximation)."""
@@ -66,11 +74,11 @@ def summarise(sessions: Sequence[SessionHealth]) -> dict[str, dict[str, float | 
         if not len(values):
             table[name] = {"sessions": 0}
             continue
-        half = 1.96 * values.std(ddof=1) / math.sqrt(len(values)) if len(values) > 1 else 0.0
+        mean, half = mean_ci95(values)
         table[name] = {
             "sessions": len(values),
-            "mean": float(values.mean()),
-            "ci95": float(half),
+            "mean": mean,
+            "ci95": half,
             "median": float(np.median(values)),
             "p90": float(np.quantile(values, 0.9)),
         }
