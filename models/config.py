@@ -44,6 +44,7 @@ class TrainConfig:
     hidden_size: int = 512  # GRU units, also the item embedding width (constrained embedding)
     dropout_embed: float = 0.5  # dropout on the input item embedding
     dropout_hidden: float = 0.3  # dropout on the GRU output (the state carried forward)
+    attention_window: int = 0  # > 0: NARM attention over the last K states (attention.py)
     # loss
     loss: str = "bpr-max"  # "bpr-max" (CIKM 2018), "bpr" (ICLR 2016), "cross-entropy"
     bpreg: float = 0.9  # BPR-max score regulariser weight
@@ -100,7 +101,7 @@ class TrainConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0")
-        for name in ("n_sample", "seed", "threads", "synthetic_users"):
+        for name in ("n_sample", "seed", "threads", "synthetic_users", "attention_window"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
 

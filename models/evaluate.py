@@ -48,7 +48,7 @@ def _gru_points(
     for first in range(0, sessions.n_sessions, max_sessions):
         chunk = np.arange(first, min(first + max_sessions, sessions.n_sessions))
         starts, lengths = sessions.offsets[chunk], sessions.lengths[chunk]
-        hidden = torch.zeros(len(chunk), model.hidden_size)
+        hidden = torch.zeros(len(chunk), model.state_size)
         for t in range(int(lengths.max(initial=0)) - 1):
             active = np.flatnonzero(lengths > t + 1)  # sessions with a target after position t
             events = starts[active] + t

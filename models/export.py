@@ -169,9 +169,10 @@ def write_bundle_files(
     n_clusters: int,
     query_sessions: Sessions,
     plan: IndexPlan,
-) -> dict[str, Any]:
-    """Every bundle file but the manifest and the content files; returns the index description."""
-    export_step(model, directory / STEP_FILE)
+) -> tuple[dict[str, Any], bool]:
+    """Every bundle file but the manifest and the content files; returns the index description
+    and whether the step holds precomputed input gates (models/onnx_step.py)."""
+    input_gates = export_step(model, directory / STEP_FILE)
     export_vector_step(model, directory / VECTOR_STEP_FILE)
     embeddings = model.item_embedding.weight.detach().numpy()  # (n_items, H)
     bias = model.item_bias.weight.detach().numpy()[:, 0]  # (n_items,)
@@ -183,7 +184,7 @@ def write_bundle_files(
     np.save(directory / POPULARITY_FILE, checkpoint["item_counts"].numpy().astype(np.int64))
     clusters = item_clusters(embeddings, n_clusters, seed=checkpoint["config"]["seed"])
     np.save(directory / CLUSTERS_FILE, clusters)
-    return description
+    return description, input_gates
 
 
 def export(
@@ -209,6 +210,8 @@ def export(
     `parity_sessions`: sessions of 20 popularity-drawn events the parity check steps.
     """
     model = model_from_checkpoint(checkpoint)
+    if model.state_size != model.hidden_size:
+        raise ValueError("an attention model is evaluated, not served: no bundle holds one")
     counts = checkpoint["item_counts"].numpy()
     if query_sessions is None:
         query_sessions = sample_sessions(counts, plan.n_queries // 20 + 1, 20, seed=1)
@@ -227,7 +230,7 @@ def export(
         checkpoint, n_content_only = append_content_items(
             model, checkpoint, content_items or {}, chosen
         )
-        index_info = write_bundle_files(
+        index_info, input_gates = write_bundle_files(
             model, checkpoint, staging, n_clusters, query_sessions, plan
         )
         probe = sample_sessions(counts, parity_sessions, 20, seed=0)
@@ -245,10 +248,11 @@ def export(
             files={p.name: sha256_file(p) for p in sorted(staging.iterdir())},
             content={**chosen.description, "n_content_only": n_content_only},
             extra={
+                "step_input_gates": input_gates,
                 "parity": {
                     **asdict(parity),
                     "projection_max_abs_diff": projection_parity(chosen.projection, staging),
-                }
+                },
             },
         )
         (staging / MANIFEST_FILE).write_text(manifest.to_json())

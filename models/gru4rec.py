@@ -69,6 +69,24 @@ class GRU4Rec(nn.Module):
         self.item_embedding, self.item_bias = grown_embedding, grown_bias
         self.n_items = n_items
 
+    @property
+    def state_size(self) -> int:
+        """Width of the state a session carries: the GRU's hidden state here, more where a
+        subclass keeps more (models/attention.py)."""
+        return self.hidden_size
+
+    def last_hidden(self, state: torch.Tensor) -> torch.Tensor:
+        """(b, state_size) -> (b, H): the GRU's hidden state inside a session's state."""
+        return state
+
+    def push(self, state: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+        """The session's state after its GRU moved to `hidden`."""
+        return hidden
+
+    def query(self, state: torch.Tensor) -> torch.Tensor:
+        """(b, state_size) -> (b, H): what the items' embeddings are scored against."""
+        return state
+
     def step(
         self, item_rows: torch.Tensor, weights: torch.Tensor, hidden: torch.Tensor
     ) -> torch.Tensor:
@@ -79,11 +97,12 @@ class GRU4Rec(nn.Module):
         return self.step_vector(self.item_embedding(item_rows), weights, hidden)
 
     def step_vector(
-        self, item_vectors: torch.Tensor, weights: torch.Tensor, hidden: torch.Tensor
+        self, item_vectors: torch.Tensor, weights: torch.Tensor, state: torch.Tensor
     ) -> torch.Tensor:
         """step() on (b, H) item embeddings given, not looked up: an upload's projected one."""
+        hidden = self.last_hidden(state)
         moved: torch.Tensor = self.cell(item_vectors, hidden)
-        return hidden + weights.unsqueeze(1) * (moved - hidden)
+        return self.push(state, hidden + weights.unsqueeze(1) * (moved - hidden))
 
     def forward(
         self,
@@ -99,11 +118,12 @@ class GRU4Rec(nn.Module):
         n_rows = item_rows.shape[0]
         rows = self.item_embedding(torch.cat([item_rows, candidates]))  # (b + c, H)
         embedded, output_rows = rows[:n_rows], rows[n_rows:]
-        moved = self.cell(self.dropout_embed(embedded), hidden)
-        hidden = self.dropout_hidden(hidden + weights.unsqueeze(1) * (moved - hidden))
-        scores = hidden @ output_rows.T + self.item_bias(candidates).T  # (b, c)
-        return scores, hidden
+        last = self.last_hidden(hidden)
+        moved = self.cell(self.dropout_embed(embedded), last)
+        state = self.push(hidden, self.dropout_hidden(last + weights.unsqueeze(1) * (moved - last)))
+        scores = self.query(state) @ output_rows.T + self.item_bias(candidates).T  # (b, c)
+        return scores, state
 
-    def score_all(self, hidden: torch.Tensor) -> torch.Tensor:
-        """(b, H) states -> (b, n_items) scores of the whole catalogue."""
-        return hidden @ self.item_embedding.weight.T + self.item_bias.weight.T
+    def score_all(self, state: torch.Tensor) -> torch.Tensor:
+        """(b, state_size) states -> (b, n_items) scores of the whole catalogue."""
+        return self.query(state) @ self.item_embedding.weight.T + self.item_bias.weight.T

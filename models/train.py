@@ -21,6 +21,7 @@ import numpy.typing as npt
 import torch
 from tqdm import tqdm
 
+from models.attention import AttentiveGRU4Rec
 from models.batches import session_parallel_batches
 from models.command_line import add_data_arguments, data_source, parse
 from models.config import TrainConfig
@@ -83,7 +84,7 @@ def train_epochs(
     model.train()
     for epoch in range(config.n_epochs):
         order = rng.permutation(train.n_sessions) if config.shuffle else None
-        hidden = torch.zeros(config.batch_size, config.hidden_size)
+        hidden = torch.zeros(config.batch_size, model.state_size)
         total, events = 0.0, 0
         bar = tqdm(total=train.n_predictions, disable=not progress, unit="ev", mininterval=1.0)
         t0 = time.time()
@@ -128,9 +129,17 @@ def train_epochs(
     return epoch_losses
 
 
+def build_model(config: TrainConfig, n_items: int, dropout: bool = True) -> GRU4Rec:
+    """The configured architecture: plain GRU4Rec, or with attention (attention_window > 0)."""
+    embed, hidden = (config.dropout_embed, config.dropout_hidden) if dropout else (0.0, 0.0)
+    if config.attention_window > 0:
+        return AttentiveGRU4Rec(n_items, config.hidden_size, config.attention_window, embed, hidden)
+    return GRU4Rec(n_items, config.hidden_size, embed, hidden)
+
+
 def new_model(config: TrainConfig, n_items: int) -> tuple[GRU4Rec, SparseAdagradMomentum]:
     torch.manual_seed(config.seed)
-    model = GRU4Rec(n_items, config.hidden_size, config.dropout_embed, config.dropout_hidden)
+    model = build_model(config, n_items)
     optimizer = SparseAdagradMomentum(
         model.parameters(), lr=config.learning_rate, momentum=config.momentum
     )
@@ -184,7 +193,7 @@ def load_checkpoint(path: Path) -> Checkpoint:
 
 def model_from_checkpoint(checkpoint: Checkpoint) -> GRU4Rec:
     config = TrainConfig(**checkpoint["config"])
-    model = GRU4Rec(len(checkpoint["item_ids"]), config.hidden_size)
+    model = build_model(config, len(checkpoint["item_ids"]), dropout=False)
     model.load_state_dict(checkpoint["model"])
     return model.eval()
 

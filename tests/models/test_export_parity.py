@@ -1,11 +1,23 @@
 """The exported bundle against the PyTorch model it came from, over whole held-out sessions."""
 
 import json
+from pathlib import Path
 
 import numpy as np
+import onnx
+import onnxruntime as ort
 
-from app.bundle import CLUSTERS_FILE, ITEM_IDS_FILE, POPULARITY_FILE, verify_bundle
+from app.bundle import (
+    CLUSTERS_FILE,
+    ITEM_IDS_FILE,
+    POPULARITY_FILE,
+    STEP_FILE,
+    STEP_INPUTS,
+    STEP_OUTPUT,
+    verify_bundle,
+)
 from models.export import check_parity
+from models.onnx_step import export_step
 from models.train import model_from_checkpoint
 from tests.conftest import TinyBundle
 
@@ -60,3 +72,39 @@ def test_manifest_describes_the_content(tiny_bundle: TinyBundle) -> None:
     assert projection["states"]["n_states"] > 1000
     assert manifest.content["n_content_only"] == 0
     assert manifest.extra["parity"]["projection_max_abs_diff"] <= 1e-4
+
+
+def test_the_step_holds_input_gates_where_they_fit_and_both_forms_agree(
+    tiny_bundle: TinyBundle, tmp_path: Path
+) -> None:
+    """The tiny bundle's step gathers precomputed input gates; one over the size limit keeps
+    the embedding table; both forms step the same states (the same arithmetic, reordered)."""
+    assert verify_bundle(tiny_bundle.path).extra["step_input_gates"] is True
+    model = model_from_checkpoint(tiny_bundle.checkpoint)
+    assert export_step(model, tmp_path / "plain.onnx", gates_max_bytes=0) is False
+    paths = {"gates": tiny_bundle.path / STEP_FILE, "plain": tmp_path / "plain.onnx"}
+    table_sizes = {
+        name: [int(np.prod(t.dims)) for t in onnx.load(path).graph.initializer]
+        for name, path in paths.items()
+    }
+    table = model.n_items * model.hidden_size
+    assert 3 * table in table_sizes["gates"]
+    assert table not in table_sizes["gates"]
+    assert table in table_sizes["plain"]
+    rng = np.random.default_rng(0)
+    feeds = dict(
+        zip(
+            STEP_INPUTS,
+            (
+                rng.integers(0, model.n_items, 64),
+                rng.uniform(0, 1, 64).astype(np.float32),
+                rng.standard_normal((64, model.hidden_size)).astype(np.float32),
+            ),
+            strict=True,
+        )
+    )
+    gates, plain = (ort.InferenceSession(str(path)) for path in paths.values())
+    by_gates = gates.run([STEP_OUTPUT], feeds)[0]
+    by_plain = plain.run([STEP_OUTPUT], feeds)[0]
+    assert np.abs(by_gates - by_plain).max() <= 1e-5
+    assert np.abs(by_gates - feeds[STEP_INPUTS[2]]).max() > 0.01  # the state moved
