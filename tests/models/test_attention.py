@@ -1,5 +1,5 @@
-"""GRU4Rec with NARM attention: it starts as the plain GRU, keeps the last K states, trains
-for real, and is refused by the export (no bundle serves it)."""
+"""GRU4Rec with NARM attention: with its gate shut it is the plain GRU, it keeps the last K
+states, trains for real, and is refused by the export (no bundle serves it)."""
 
 import dataclasses
 from pathlib import Path
@@ -31,7 +31,7 @@ def steps(model: GRU4Rec, items: list[int]) -> torch.Tensor:
 
 
 @torch.no_grad()
-def test_an_untrained_attentive_model_scores_as_the_plain_gru_it_extends() -> None:
+def test_with_its_gate_shut_it_scores_as_the_plain_gru_it_extends() -> None:
     torch.manual_seed(0)
     plain = GRU4Rec(30, 8).eval()
     attentive = AttentiveGRU4Rec(30, 8, window=3).eval()
@@ -40,6 +40,9 @@ def test_an_untrained_attentive_model_scores_as_the_plain_gru_it_extends() -> No
     plain_state, attentive_state = steps(plain, items), steps(attentive, items)
     assert attentive_state.shape == (1, 3 * 8)
     torch.testing.assert_close(attentive.last_hidden(attentive_state), plain_state)
+    opened = attentive.score_all(attentive_state)
+    assert not torch.allclose(opened, plain.score_all(plain_state))  # 2% of the context
+    attentive.gate.bias.fill_(-1e4)  # sigmoid: exactly 0
     torch.testing.assert_close(attentive.score_all(attentive_state), plain.score_all(plain_state))
 
 
@@ -60,7 +63,7 @@ def test_the_state_keeps_the_last_k_hidden_states_newest_last() -> None:
 def test_empty_slots_add_nothing_to_the_query() -> None:
     torch.manual_seed(2)
     model = AttentiveGRU4Rec(30, 8, window=4).eval()
-    torch.nn.init.normal_(model.combine.weight)  # attention now counts in the query
+    torch.nn.init.normal_(model.gate.weight)  # attention now counts in the query
     short = steps(model, [3, 8])
     wider = AttentiveGRU4Rec(30, 8, window=6).eval()
     wider.load_state_dict(model.state_dict())
@@ -72,8 +75,8 @@ def test_it_trains_for_real_and_comes_back_from_its_checkpoint(data: Prepared) -
     model = model_from_checkpoint(checkpoint)
     assert isinstance(model, AttentiveGRU4Rec)
     assert recall_at_3(model, data) > 0.9  # the cycle is learnt
-    combine = checkpoint["model"]["combine.weight"][:, ATTENTIVE.hidden_size :]
-    assert combine.abs().max() > 0  # attention took part: its half of B moved from zero
+    gate = checkpoint["model"]["gate.weight"]
+    assert gate.abs().max() > 0  # attention took part: the gate learnt from zero
     assert checkpoint["epoch_losses"][-1] < checkpoint["epoch_losses"][0]
 
 
