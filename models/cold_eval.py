@@ -15,6 +15,8 @@ cold, warm and all targets, every item ranked, for:
                its bias shift included: the vectors an exported bundle would serve
   random       each cold item takes a random warm item's vector (seeded)
   content_knn  title cosine to the session's recent items (models/content_knn.py)
+  blended      projected, plus content-kNN's score on cold items only, its weight and the
+               bias shift chosen together on validation (models/cold_blend.py)
   warm_only    cold items are no input and never ranked: a cold target is a miss
 The titles are the config's `titles` file (or the generated log's). Beside the table it prints
 the test frontier of the projected model over every bias shift the projection tried: what
@@ -28,6 +30,7 @@ import hashlib
 import json
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +38,13 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from models.cold_blend import (
+    BLEND_WEIGHTS,
+    BlendChoice,
+    blended_ranks,
+    choose_blend,
+    recall_at_20,
+)
 from models.cold_start import (
     choose_cold,
     gru_states,
@@ -47,8 +57,9 @@ from models.command_line import add_data_arguments, data_source, parse
 from models.config import TrainConfig
 from models.content_export import write_encoder
 from models.content_knn import ContentKNN
+from models.gru4rec import GRU4Rec
 from models.item_index import folded_item_vectors
-from models.metrics import RankingMetrics, conservative_ranks
+from models.metrics import conservative_ranks
 from models.prepare import Prepared, item_titles, read_split
 from models.projection import WARM_TOLERANCE, choose_projection
 from models.ranked_projection import ranked_snapshots
@@ -112,6 +123,28 @@ def knn_ranks(
     return np.concatenate(ranks), np.concatenate(targets)
 
 
+def blend_on_validation(
+    model: GRU4Rec,
+    sessions: Sessions,
+    embedding: npt.NDArray[np.float32],
+    rows: npt.NDArray[np.float32],
+    unshifted: npt.NDArray[np.float32],
+    cold: npt.NDArray[np.bool_],
+    knn: ContentKNN,
+    shifts: npt.NDArray[np.float32],
+    warm_tolerance: float = WARM_TOLERANCE,
+) -> BlendChoice:
+    """The blend's shift and weight, chosen on validation sessions that hold cold targets:
+    their warm Recall@20 within the tolerance of the warm-only model's on the same sessions."""
+    states, targets = gru_states(model, sessions, embedding, skip=cold)
+    warm_only = rank_rows(states, targets, rows, cold)[~cold[targets]]
+    warm_bar = (1.0 - warm_tolerance) * recall_at_20(warm_only)
+    states, targets = gru_states(model, sessions, unshifted[:, :-1])
+    shift_list, weights = shifts.tolist(), list(BLEND_WEIGHTS)
+    ranks = blended_ranks(states, targets, unshifted, cold, knn, sessions, shift_list, weights)
+    return choose_blend(ranks, cold[targets], shift_list, weights, warm_bar)
+
+
 def frontier(
     states: npt.NDArray[np.float32],
     targets: npt.NDArray[np.int64],
@@ -142,12 +175,6 @@ def format_frontier(name: str, shift: dict[str, Any], warm_bar: float) -> str:
         cells = " | ".join(f"{point[p]['recall@20']:.4f}" for p in ("cold", "warm", "all"))
         lines.append(f"| {mark}{sd:g} | {point['shift']:.3f} | {cells} |")
     return "\n".join(lines)
-
-
-def recall_at_20(ranks: npt.NDArray[np.int64]) -> float:
-    metrics = RankingMetrics(cutoffs=(20,))
-    metrics.add(ranks)
-    return metrics.result()["recall@20"] if len(ranks) else 0.0
 
 
 def format_table(results: dict[str, dict[str, dict[str, dict[str, float]]]]) -> str:
@@ -268,11 +295,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         tune = valid.sessions.select(np.arange(valid.sessions.n_sessions) < KNN_TUNE_SESSIONS)
         knn_table = {}
         for window in KNN_WINDOWS:
-            ranks, targets = knn_ranks(ContentKNN.fit(content, window), tune)
-            knn_table[window] = recall_at_20(ranks[cold[targets]])
+            ranks, knn_targets = knn_ranks(ContentKNN.fit(content, window), tune)
+            knn_table[window] = recall_at_20(ranks[cold[knn_targets]])
         window = max(knn_table, key=lambda w: knn_table[w])
-        ranks, targets = knn_ranks(ContentKNN.fit(content, window), test.sessions)
-        variants["content_knn"] = split_metrics(ranks, cold[targets])
+        knn = ContentKNN.fit(content, window)
+        ranks, knn_targets = knn_ranks(knn, test.sessions)
+        variants["content_knn"] = split_metrics(ranks, cold[knn_targets])
+
+        # the blend: cold items score model + shift + weight x content-kNN (cold_blend.py)
+        blend = blend_on_validation(
+            model, tune, embedding, rows, unshifted, cold, knn, shifts, args.warm_tolerance
+        )
+        ranks = blended_ranks(
+            states, targets, unshifted, cold, knn, test.sessions, [blend.shift], [blend.weight]
+        )[0, 0]
+        variants["blended"] = split_metrics(ranks, cold[targets])
         results[name] = variants
         details[name] = {
             "encoder": encoder_params,
@@ -285,11 +322,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "test_frontier": test_frontier,
             },
             "content_knn": {"window": window, "validation_cold_recall@20": knn_table},
+            "blend": asdict(blend),
             "seconds": time.time() - t0,
         }
         print(
             f"{name}: {projection.kind} {projection.params}, shift {choice['shift_sd']} sd, "
-            f"kNN window {window}, {time.time() - t0:.0f} s"
+            f"kNN window {window}, blend {blend}, {time.time() - t0:.0f} s"
         )
 
     report = {

@@ -20,7 +20,9 @@ def test_cold_eval_on_the_tiny_log(tmp_path: Path) -> None:
     shared = report["results"]["-"]
     (name,) = (key for key in report["results"] if key != "-")
     variants = report["results"][name]
-    assert set(variants) == {"projected", "content_knn"}
+    assert set(variants) == {"projected", "content_knn", "blended"}
+    blend = report["encoders"][name]["blend"]
+    assert set(blend) == {"shift", "weight", "cold_recall", "warm_recall"}
     for parts in [*shared.values(), *variants.values()]:
         assert parts["cold"]["events"] + parts["warm"]["events"] == parts["all"]["events"]
         assert parts["all"]["events"] == report["dataset"]["test_predictions"]
