@@ -21,7 +21,9 @@ from models.content_knn import ContentKNN
 from models.metrics import RankingMetrics, conservative_ranks
 from models.sessions import Sessions
 
-BLEND_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)  # content-kNN's weight, in model score units
+# content-kNN's weight in units of the trained items' bias spread (its sd), the unit of the
+# projection's bias shifts too, so that the grid fits any data set's score scale
+BLEND_WEIGHTS_SD = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 
 
 def state_points(sessions: Sessions, max_sessions: int = 512) -> tuple[I64, I64]:

@@ -39,7 +39,7 @@ import numpy.typing as npt
 import torch
 
 from models.cold_blend import (
-    BLEND_WEIGHTS,
+    BLEND_WEIGHTS_SD,
     BlendChoice,
     blended_ranks,
     choose_blend,
@@ -140,7 +140,8 @@ def blend_on_validation(
     warm_only = rank_rows(states, targets, rows, cold)[~cold[targets]]
     warm_bar = (1.0 - warm_tolerance) * recall_at_20(warm_only)
     states, targets = gru_states(model, sessions, unshifted[:, :-1])
-    shift_list, weights = shifts.tolist(), list(BLEND_WEIGHTS)
+    unit = float(rows[~cold, -1].std(dtype=np.float64))  # the projection's shift unit
+    shift_list, weights = shifts.tolist(), [unit * w for w in BLEND_WEIGHTS_SD]
     ranks = blended_ranks(states, targets, unshifted, cold, knn, sessions, shift_list, weights)
     return choose_blend(ranks, cold[targets], shift_list, weights, warm_bar)
 
