@@ -18,8 +18,6 @@ import numpy.typing as npt
 from app.batching.micro_batcher import MicroBatcher
 from app.gru.step import GruStep
 from app.retrieval.index import Retriever
-from app.retrieval.merge import merge_by_score
-from app.retrieval.uploads import UploadIndex
 from app.telemetry import Telemetry
 
 K = TypeVar("K")
@@ -41,8 +39,6 @@ class SearchQuery:
     retriever: Retriever
     hidden: Vector  # (H,)
     k: int
-    # the catalogue's uploads, searched in the same batch and merged by score (None: none)
-    uploads: UploadIndex | None = None
 
 
 def _groups(keys: Sequence[K]) -> dict[K, list[int]]:
@@ -77,9 +73,7 @@ def run_steps(queries: Sequence[StepQuery]) -> list[Vector]:
 
 
 def run_searches(queries: Sequence[SearchQuery]) -> list[Found]:
-    """One search per bundle's index, then one per uploads' index, each with the largest k of
-    its group; each answer is cut to its own k, the uploads merged in by score. The uploads'
-    exact scan (0.75 ms for 10,000 at H=512) thus also runs off the event loop, in batches."""
+    """One search per bundle's index: the largest k of the group, each answer cut to its own."""
     answers: list[Found] = [(np.empty(0, np.float32), np.empty(0, np.int64))] * len(queries)
     for positions in _groups([id(query.retriever) for query in queries]).values():
         group = [queries[position] for position in positions]
@@ -88,18 +82,6 @@ def run_searches(queries: Sequence[SearchQuery]) -> list[Found]:
         )
         for (scores, rows), query, position in zip(found, group, positions, strict=True):
             answers[position] = (scores[: query.k], rows[: query.k])
-    with_uploads = [(q.uploads, p) for p, q in enumerate(queries) if q.uploads is not None]
-    for positions in _groups([id(uploads) for uploads, _ in with_uploads]).values():
-        uploads = with_uploads[positions[0]][0]
-        group_positions = [with_uploads[i][1] for i in positions]
-        group = [queries[position] for position in group_positions]
-        found = uploads.search_many(
-            np.stack([query.hidden for query in group]), max(query.k for query in group)
-        )
-        for (scores, rows), query, position in zip(found, group, group_positions, strict=True):
-            answers[position] = merge_by_score(
-                answers[position], (scores[: query.k], rows[: query.k]), query.k
-            )
     return answers
 
 

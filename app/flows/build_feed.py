@@ -24,6 +24,7 @@ from app.batching.model_batches import ModelBatches, SearchQuery
 from app.errors import StateStoreUnavailable
 from app.events.entries import PageEntry, encode_entry
 from app.retrieval.filters import drop_excluded, fetch_size
+from app.retrieval.merge import merge_by_score
 from app.serving import Serving
 from app.session.cursor import CursorSigner
 from app.session.migrate import Migration, migrate
@@ -66,9 +67,10 @@ async def compose_page(
             rows = model.retriever.popular(k)
             scores = model.popularity_share[rows]
         else:
-            uploads = catalogue.uploads if len(catalogue.uploads) else None
-            query = SearchQuery(model.retriever, state.hidden, k, uploads)
-            scores, rows = await batches.search(query)
+            scores, rows = await batches.search(SearchQuery(model.retriever, state.hidden, k))
+            if len(catalogue.uploads):
+                found = catalogue.uploads.search(state.hidden, k)
+                scores, rows = merge_by_score((scores, rows), found, k)
     with telemetry.stage("filtering"):
         rows, scores = drop_excluded(rows, scores, excluded, count)
     with telemetry.stage("exploration"):

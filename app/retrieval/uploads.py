@@ -41,22 +41,10 @@ class UploadIndex:
             raise ValueError(
                 f"hidden must have shape ({self._vectors.shape[1] - 1},), got {hidden.shape}"
             )
-        return self.search_many(hidden.reshape(1, -1), k)[0]
-
-    def search_many(
-        self, hidden: npt.NDArray[np.float32], k: int
-    ) -> list[tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]]:
-        """(b, H) states -> `search` of each, in one exact scan (the feeds of one micro-batch)."""
-        if hidden.ndim != 2 or hidden.shape[1] != self._vectors.shape[1] - 1:
-            raise ValueError(
-                f"hidden must have shape (b, {self._vectors.shape[1] - 1}), got {hidden.shape}"
-            )
         k = min(k, len(self))
         if k <= 0:
-            empty = np.empty(0, dtype=np.float32), np.empty(0, dtype=np.int64)
-            return [empty] * hidden.shape[0]
-        queries = np.ones((hidden.shape[0], self._vectors.shape[1]), dtype=np.float32)
-        queries[:, :-1] = hidden  # the trailing 1 meets the bias
-        scores, found = faiss.knn(queries, self._vectors, k, metric=faiss.METRIC_INNER_PRODUCT)
-        rows = found.astype(np.int64) + self._first_row
-        return [(scores[q].astype(np.float32), rows[q]) for q in range(hidden.shape[0])]
+            return np.empty(0, dtype=np.float32), np.empty(0, dtype=np.int64)
+        query = np.ones((1, self._vectors.shape[1]), dtype=np.float32)  # trailing 1: the bias
+        query[0, :-1] = hidden
+        scores, found = faiss.knn(query, self._vectors, k, metric=faiss.METRIC_INNER_PRODUCT)
+        return scores[0].astype(np.float32), found[0].astype(np.int64) + self._first_row

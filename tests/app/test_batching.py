@@ -11,8 +11,6 @@ import pytest
 from app.batching.micro_batcher import MicroBatcher
 from app.batching.model_batches import ModelBatches, SearchQuery, StepQuery
 from app.model import ServingModel, load_model
-from app.retrieval.merge import merge_by_score
-from app.retrieval.uploads import UploadIndex
 from app.telemetry import Telemetry
 from tests.conftest import TinyBundle
 
@@ -183,42 +181,6 @@ def test_batched_searches_equal_searches_one_at_a_time(model: ServingModel) -> N
         assert len(rows) == k
         np.testing.assert_array_equal(rows, alone_rows)
         np.testing.assert_allclose(scores, alone_scores, rtol=1e-5, atol=1e-5)
-
-
-def test_uploads_join_the_batch_and_merge_as_a_search_of_each_then_a_merge(
-    model: ServingModel,
-) -> None:
-    """The uploads' side index is scanned in the batch, off the loop, for every query that
-    brings it; the answers are what the feed merged on the loop before."""
-    rng = np.random.default_rng(2)
-    n_bundle = model.manifest.n_items
-    uploads = UploadIndex(rng.standard_normal((60, 33)).astype(np.float32), n_bundle)
-    states = [(rng.standard_normal(32) * 0.5).astype(np.float32) for _ in range(8)]
-    ks = [5, 20, 100, 1, 50, 10, 20, 3]
-    with_uploads = [True, True, False, True, True, False, True, True]
-    batches = ModelBatches(16, 1, Telemetry())
-
-    async def main() -> list[tuple[np.ndarray, np.ndarray]]:
-        searches = (
-            batches.search(SearchQuery(model.retriever, s, k, uploads if u else None))
-            for s, k, u in zip(states, ks, with_uploads, strict=True)
-        )
-        return await asyncio.gather(*searches)
-
-    try:
-        found = asyncio.run(main())
-    finally:
-        batches.close()
-    for state, k, u, (scores, rows) in zip(states, ks, with_uploads, found, strict=True):
-        expected = model.retriever.search(state, k)
-        if u:
-            expected = merge_by_score(expected, uploads.search(state, k), k)
-        assert len(rows) == k
-        np.testing.assert_array_equal(rows, expected[1])
-        np.testing.assert_allclose(scores, expected[0], rtol=1e-5, atol=1e-5)
-    reached = [bool((rows >= n_bundle).any()) for _, rows in found]
-    assert any(reached)  # the uploads' vectors are large enough to win places
-    assert not any(r for r, u in zip(reached, with_uploads, strict=True) if not u)
 
 
 def test_a_misshapen_query_is_refused_before_it_joins_a_batch(model: ServingModel) -> None:
