@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from models.cold_start import F32, I64, Mask
+from models.cold_start import F32, I64, Mask, state_points
 from models.content_knn import ContentKNN
 from models.metrics import RankingMetrics, conservative_ranks
 from models.sessions import Sessions
@@ -24,23 +24,6 @@ from models.sessions import Sessions
 # content-kNN's weight in units of the trained items' bias spread (its sd), the unit of the
 # projection's bias shifts too, so that the grid fits any data set's score scale
 BLEND_WEIGHTS_SD = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
-
-
-def state_points(sessions: Sessions, max_sessions: int = 512) -> tuple[I64, I64]:
-    """(m,) session and prefix length of each state models.cold_start.gru_states returns,
-    in its order: chunks of sessions, position by position."""
-    session_index: list[I64] = []
-    prefix: list[I64] = []
-    for first in range(0, sessions.n_sessions, max_sessions):
-        chunk = np.arange(first, min(first + max_sessions, sessions.n_sessions))
-        lengths = sessions.lengths[chunk]
-        for t in range(int(lengths.max(initial=0)) - 1):
-            active = chunk[lengths > t + 1]
-            session_index.append(active)
-            prefix.append(np.full(len(active), t + 1, dtype=np.int64))
-    if not session_index:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(session_index), np.concatenate(prefix)
 
 
 def blended_ranks(

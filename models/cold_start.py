@@ -81,6 +81,24 @@ def gru_states(
     return np.concatenate(states), np.concatenate(targets)
 
 
+def state_points(sessions: Sessions, max_sessions: int = 512) -> tuple[I64, I64]:
+    """(m,) session and prefix length of each state gru_states returns, in its order (chunks
+    of sessions, position by position): the two loops must walk alike (tests/models/
+    test_cold_blend.py checks it)."""
+    session_index: list[I64] = []
+    prefix: list[I64] = []
+    for first in range(0, sessions.n_sessions, max_sessions):
+        chunk = np.arange(first, min(first + max_sessions, sessions.n_sessions))
+        lengths = sessions.lengths[chunk]
+        for t in range(int(lengths.max(initial=0)) - 1):
+            active = chunk[lengths > t + 1]
+            session_index.append(active)
+            prefix.append(np.full(len(active), t + 1, dtype=np.int64))
+    if not session_index:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(session_index), np.concatenate(prefix)
+
+
 def rank_rows(
     states: F32,  # (m, H)
     targets: I64,  # (m,)

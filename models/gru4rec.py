@@ -108,7 +108,7 @@ class GRU4Rec(nn.Module):
         self,
         item_rows: torch.Tensor,
         weights: torch.Tensor,
-        hidden: torch.Tensor,
+        state: torch.Tensor,
         candidates: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Training step: returns (b, c) scores of the candidate items and the next state.
@@ -118,9 +118,9 @@ class GRU4Rec(nn.Module):
         n_rows = item_rows.shape[0]
         rows = self.item_embedding(torch.cat([item_rows, candidates]))  # (b + c, H)
         embedded, output_rows = rows[:n_rows], rows[n_rows:]
-        last = self.last_hidden(hidden)
+        last = self.last_hidden(state)
         moved = self.cell(self.dropout_embed(embedded), last)
-        state = self.push(hidden, self.dropout_hidden(last + weights.unsqueeze(1) * (moved - last)))
+        state = self.push(state, self.dropout_hidden(last + weights.unsqueeze(1) * (moved - last)))
         scores = self.query(state) @ output_rows.T + self.item_bias(candidates).T  # (b, c)
         return scores, state
 

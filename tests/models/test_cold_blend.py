@@ -4,8 +4,8 @@ content term lifts only cold items, and the choice keeps warm recall above the b
 import numpy as np
 import torch
 
-from models.cold_blend import BlendChoice, blended_ranks, choose_blend, state_points
-from models.cold_start import gru_states, shifted_ranks
+from models.cold_blend import BlendChoice, blended_ranks, choose_blend
+from models.cold_start import gru_states, shifted_ranks, state_points
 from models.content_knn import ContentKNN
 from models.gru4rec import GRU4Rec
 from models.sessions import Sessions
