@@ -9,6 +9,7 @@ seconds, where choosing it again would take minutes with MiniLM.
 """
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +27,34 @@ from models.content_export import PROJECTION_STATES, Content, transitions
 from models.export import ReusedContent
 from models.item_index import folded_item_vectors
 from models.prepare import item_titles
-from models.projection import Projection, fit_chosen
+from models.projection import Feedforward, Neighbours, Projection, fit_chosen
 from models.sessions import Sessions
 from models.train import Checkpoint, model_from_checkpoint
 
 F32 = npt.NDArray[np.float32]
 ENCODE_CHUNK = 256
+
+
+@dataclass(frozen=True, slots=True)
+class RefitJob:
+    """What a refit fits on, as plain arrays: picklable, so it can run in another process."""
+
+    kind: str
+    params: dict[str, Any]
+    bias_shift: float
+    content: F32  # (n, D) the trained items' content vectors
+    targets: F32  # (n, H + 1) their [embedding | bias]
+    states: F32  # (m, H) session states, for the kinds that rank
+    next_rows: npt.NDArray[np.int64]  # (m,) the index in `content` of each state's next item
+    seed: int
+    counts: dict[str, int]
+
+
+def fit_job(job: RefitJob) -> Feedforward | Neighbours:
+    """The slow part of a refit (an MLP's is about half a minute on one core)."""
+    return fit_chosen(
+        job.kind, job.params, job.content, job.targets, job.states, job.next_rows, job.seed
+    )
 
 
 class LearnerContent:
@@ -103,7 +126,12 @@ class LearnerContent:
         temporary.replace(self._cache)
 
     def refit(self, checkpoint: Checkpoint, sessions: Sessions, seed: int) -> ReusedContent:
-        """The base bundle's projection, refitted to `checkpoint`'s trained rows."""
+        """The base bundle's projection, refitted to `checkpoint`'s trained rows, here."""
+        job = self.refit_job(checkpoint, sessions, seed)
+        return self.refitted(job, fit_job(job))
+
+    def refit_job(self, checkpoint: Checkpoint, sessions: Sessions, seed: int) -> RefitJob:
+        """What a refit to `checkpoint`'s trained rows fits on, as plain arrays."""
         model = model_from_checkpoint(checkpoint)
         item_ids: list[str] = checkpoint["item_ids"]
         trained = np.flatnonzero(checkpoint["item_counts"].numpy() > 0)
@@ -119,27 +147,29 @@ class LearnerContent:
         place[trained] = np.arange(len(trained))
         known = place[next_rows] >= 0
         chosen: dict[str, Any] = self._description["projection"]
-        mapping = fit_chosen(
+        return RefitJob(
             chosen["kind"],
             chosen["params"],
+            float(chosen["bias_shift"]),
             content.astype(np.float32),
             targets,
             states[known],
             place[next_rows[known]],
             seed,
+            {"fitted_items": len(trained), "items_with_content": len(vectors)},
         )
-        projection = Projection(
-            chosen["kind"], mapping, chosen["params"], bias_shift=float(chosen["bias_shift"])
-        )
+
+    def refitted(self, job: RefitJob, mapping: Feedforward | Neighbours) -> ReusedContent:
+        """The version content of `job`'s fitted `mapping`, described as a refit."""
+        projection = Projection(job.kind, mapping, job.params, bias_shift=job.bias_shift)
         description = {
             **self._description,
             "projection": {
                 **projection.describe(),
                 "refitted": {
                     "chosen_by": "the base bundle's choice (same kind, params, bias shift)",
-                    "fitted_items": len(trained),
-                    "items_with_content": len(vectors),
-                    "states": int(known.sum()),
+                    **job.counts,
+                    "states": len(job.next_rows),
                 },
             },
         }

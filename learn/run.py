@@ -30,6 +30,7 @@ import numpy.typing as npt
 from app.bundle import MANIFEST_FILE, Manifest
 from app.events.entries import MalformedEntry, PageEntry, SwipeEntry, decode_entry
 from app.events.log import EventReader, Positions
+from learn.background_refit import BackgroundRefit
 from learn.content import LearnerContent
 from learn.guard import held_back_sessions, judge
 from learn.joiner import CONTEXT, Fragment, Joiner
@@ -147,6 +148,7 @@ class Learner:
     content: LearnerContent
     refitted: ReusedContent | None = None  # the newest refit, at `refitted_at` (wall clock)
     refitted_at: float = 0.0
+    refits: BackgroundRefit = field(default_factory=BackgroundRefit)
     served: dict[str, Served] = field(default_factory=dict)
     rng: random.Random = field(default_factory=lambda: random.Random(0))
 
@@ -158,6 +160,7 @@ class Learner:
     def round(self) -> dict[str, Any] | None:
         """One round; None when the log held nothing to learn from."""
         started = time.time()
+        self._take_finished_refit()
         records = self._read_all()
         positions: Positions = dict(self.state["positions"])
         for record in records:
@@ -270,19 +273,33 @@ class Learner:
         return versions_dir(self.args)
 
     def _content_for(self, candidate: Checkpoint, sessions: Sessions, number: int) -> ReusedContent:
-        """The projection refitted to `candidate`, or the last refit while it is recent: the
-        item space drifts little in minutes, and a refit (an MLP's) takes a minute."""
-        if self.refitted is None or time.time() - self.refitted_at > self.args.refit_s:
+        """The newest finished refit. Once it is older than --refit-s, a refit to `candidate`
+        starts in the background (learn/background_refit.py): the item space drifts little in
+        minutes, and no publish waits the half minute an MLP's refit takes."""
+        self._take_finished_refit()
+        if self.refitted is None:
             return self._refit(candidate, sessions, number)
+        if time.time() - self.refitted_at > self.args.refit_s and not self.refits.busy:
+            self.refits.start(self.content.refit_job(candidate, sessions, number), time.time())
         return self.refitted
 
     def _refit(self, checkpoint: Checkpoint, sessions: Sessions, seed: int) -> ReusedContent:
-        """Refit, and keep it on disk: a restarted learner starts from it (learn/refit_cache.py)."""
-        self.refitted = self.content.refit(checkpoint, sessions, seed)
-        self.refitted_at = time.time()
-        content = self.refitted.content
-        save_refit(refit_path(self.args), content.projection, content.description, self.refitted_at)
+        """Refit here: the first version has no older refit to publish with."""
+        self._install(self.content.refit(checkpoint, sessions, seed), time.time())
+        assert self.refitted is not None
         return self.refitted
+
+    def _take_finished_refit(self) -> None:
+        finished = self.refits.finished()
+        if finished is not None:
+            self._install(self.content.refitted(finished.job, finished.mapping), finished.at)
+
+    def _install(self, refitted: ReusedContent, at: float) -> None:
+        """Use `refitted` from now on, and keep it on disk: a restarted learner starts from it
+        (learn/refit_cache.py)."""
+        self.refitted, self.refitted_at = refitted, at
+        content = refitted.content
+        save_refit(refit_path(self.args), content.projection, content.description, at)
 
     def _starting_rows(
         self, train: list[Fragment], replay: list[Fragment]
@@ -450,18 +467,22 @@ def main(argv: list[str] | None = None) -> None:
         flush=True,
     )
     rounds = 0
-    while args.rounds == 0 or rounds < args.rounds:
-        deadline = time.monotonic() + args.interval_s
-        try:
-            if learner.round() is not None:
-                rounds += 1
-        except Exception:  # Redis away, a full disk: start again from the checkpoint
-            logger.exception("round failed; going on from the last checkpoint")
-            metrics.failed_rounds.inc()
-            with suppress(Exception):
-                learner.reader.close()
-            learner = restart(args, metrics)
-        time.sleep(max(deadline - time.monotonic(), 0.0))
+    try:
+        while args.rounds == 0 or rounds < args.rounds:
+            deadline = time.monotonic() + args.interval_s
+            try:
+                if learner.round() is not None:
+                    rounds += 1
+            except Exception:  # Redis away, a full disk: start again from the checkpoint
+                logger.exception("round failed; going on from the last checkpoint")
+                metrics.failed_rounds.inc()
+                with suppress(Exception):
+                    learner.reader.close()
+                learner.refits.stop()
+                learner = restart(args, metrics)
+            time.sleep(max(deadline - time.monotonic(), 0.0))
+    finally:
+        learner.refits.stop()
 
 
 if __name__ == "__main__":

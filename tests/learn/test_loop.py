@@ -17,7 +17,8 @@ from app.settings import Settings
 from learn.guard import judge
 from learn.joiner import Fragment
 from learn.metrics import LearnerMetrics
-from learn.run import Learner, parse_args, start
+from learn.refit_cache import load_refit
+from learn.run import Learner, parse_args, refit_path, start
 from tests.app.test_routes import swipe
 from tests.conftest import TinyBundle
 
@@ -153,6 +154,35 @@ def test_a_restart_trains_nothing_twice(
     assert second["events"] == held
     assert learner_for(tmp_path, tiny_bundle).round() is None
     assert again.state["trained_events"] == swipes
+
+
+def test_a_due_refit_never_holds_a_publish(
+    served: tuple[TestClient, Learner], tiny_bundle: TinyBundle
+) -> None:
+    client, learner = served
+    learner.args.refit_s = 0.0  # every publish finds its refit due
+    replay_sessions(client, tiny_bundle, 30)
+    time.sleep(0.2)
+    first = learner.round()
+    assert first is not None
+    assert first["published"]
+    first_at = learner.refitted_at  # the first version refits inline: it has no other
+    replay_sessions(client, tiny_bundle, 60)
+    time.sleep(0.2)
+    second = learner.round()
+    assert second is not None
+    assert second["published"]
+    assert learner.refits.busy  # due: started in the background, not waited for
+    assert learner.refitted_at == first_at  # so the second version went out with the first
+    deadline = time.monotonic() + 60
+    while learner.refitted_at == first_at and time.monotonic() < deadline:
+        time.sleep(0.1)
+        learner.round()  # each round takes up a refit that has finished
+    learner.refits.stop()
+    assert learner.refitted_at > first_at
+    cached = load_refit(refit_path(learner.args))
+    assert cached is not None
+    assert cached[2] == learner.refitted_at
 
 
 def test_a_worse_candidate_is_kept_back(tiny_bundle: TinyBundle) -> None:
