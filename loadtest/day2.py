@@ -67,6 +67,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--feed-every", type=int, default=4, help="a feed after N swipes")
     parser.add_argument("--concurrent", type=int, default=64, help="sessions streamed at once")
     parser.add_argument("--interval-s", type=float, default=30.0, help="the learner's INTERVAL")
+    parser.add_argument(
+        "--learner-epochs", type=int, default=2, help="the learner's passes over each round"
+    )
     parser.add_argument("--max-swipes", type=int, default=0, help="0: all of day 2")
     parser.add_argument("--drain-s", type=float, default=300.0, help="wait after the stream")
     parser.add_argument("--out", type=Path, default=Path("build/day2"))
@@ -223,7 +226,7 @@ async def upload(pool: Pool, items: list[dict[str, str]]) -> float:
     return time.monotonic() - t0
 
 
-def learner_command(work: Path, redis_url: str, interval_s: float) -> list[str]:
+def learner_command(work: Path, redis_url: str, interval_s: float, epochs: int) -> list[str]:
     return pinned(
         [
             sys.executable, "-m", "learn.run",
@@ -233,6 +236,7 @@ def learner_command(work: Path, redis_url: str, interval_s: float) -> list[str]:
             "--state", str(work / "learn" / "state.pt"),
             "--redis-url", redis_url,
             "--interval-s", str(interval_s),
+            "--epochs", str(epochs),
             "--keep", "1000",
             "--metrics-port", "0",
             "--lag-log", str(work / "lags.jsonl"),
@@ -306,7 +310,7 @@ def main(argv: list[str] | None = None) -> None:
 
         def start_learner() -> subprocess.Popen[bytes]:
             return subprocess.Popen(
-                learner_command(work, redis.url, args.interval_s),
+                learner_command(work, redis.url, args.interval_s, args.learner_epochs),
                 stdout=learner_log,
                 stderr=subprocess.STDOUT,
                 env=child_env,
@@ -382,6 +386,7 @@ def main(argv: list[str] | None = None) -> None:
         else []
     )
     report = {
+        "learner": {"interval_s": args.interval_s, "epochs": args.learner_epochs},
         "day1_events": day1.dataset["train_events"],
         "day2_swipes_sent": stream.sent,
         "acknowledged": len(stream.acked),
