@@ -27,7 +27,7 @@ from models.content_export import PROJECTION_STATES, Content, transitions
 from models.export import ReusedContent
 from models.item_index import folded_item_vectors
 from models.prepare import item_titles
-from models.projection import Feedforward, Neighbours, Projection, fit_chosen
+from models.projection import Feedforward, Neighbours, Projection, fit_chosen, needs_states
 from models.sessions import Sessions
 from models.train import Checkpoint, model_from_checkpoint
 
@@ -142,11 +142,14 @@ class LearnerContent:
             model.item_embedding.weight.detach().numpy()[trained],
             model.item_bias.weight.detach().numpy()[trained, 0],
         )
-        states, next_rows = transitions(model, sessions, PROJECTION_STATES, seed)
+        chosen: dict[str, Any] = self._description["projection"]
+        if needs_states(chosen["kind"]):
+            states, next_rows = transitions(model, sessions, PROJECTION_STATES, seed)
+        else:
+            states, next_rows = np.zeros((0, model.hidden_size), np.float32), np.zeros(0, np.int64)
         place = np.full(len(item_ids), -1, dtype=np.int64)
         place[trained] = np.arange(len(trained))
         known = place[next_rows] >= 0
-        chosen: dict[str, Any] = self._description["projection"]
         return RefitJob(
             chosen["kind"],
             chosen["params"],

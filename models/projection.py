@@ -491,6 +491,12 @@ def choose_shift(points: list[dict[str, Any]], bar: float) -> tuple[int, bool]:
     return max(allowed, key=key), True
 
 
+def needs_states(kind: str) -> bool:
+    """Whether fit_chosen's `kind` fits on session states (the others ignore them, and their
+    refit need not step the model over thousands of sessions to make some)."""
+    return kind == "ranked"
+
+
 def fit_chosen(
     kind: str,
     params: dict[str, Any],

@@ -18,7 +18,7 @@ from learn.guard import judge
 from learn.joiner import Fragment
 from learn.metrics import LearnerMetrics
 from learn.refit_cache import load_refit
-from learn.run import Learner, parse_args, refit_path, start
+from learn.run import Learner, Served, parse_args, refit_path, restart, start
 from tests.app.test_routes import swipe
 from tests.conftest import TinyBundle
 
@@ -183,6 +183,19 @@ def test_a_due_refit_never_holds_a_publish(
     cached = load_refit(refit_path(learner.args))
     assert cached is not None
     assert cached[2] == learner.refitted_at
+
+
+def test_a_restart_comes_soon_and_keeps_what_only_the_learner_knew(
+    tiny_bundle: TinyBundle, tmp_path: Path
+) -> None:
+    learner = learner_for(tmp_path, tiny_bundle, "--interval-s", "60")
+    learner.served["v1"] = Served([123])
+    t0 = time.monotonic()
+    again = restart(learner.args, learner.metrics, learner)
+    assert time.monotonic() - t0 < 10  # not a whole INTERVAL behind a brief outage
+    assert again is not learner
+    assert again.served == {"v1": Served([123])}  # that version's swipes still get a lag
+    assert again.refits is learner.refits  # a refit in progress is not lost
 
 
 def test_a_worse_candidate_is_kept_back(tiny_bundle: TinyBundle) -> None:
