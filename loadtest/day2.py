@@ -68,7 +68,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrent", type=int, default=64, help="sessions streamed at once")
     parser.add_argument("--interval-s", type=float, default=30.0, help="the learner's INTERVAL")
     parser.add_argument(
-        "--learner-epochs", type=int, default=2, help="the learner's passes over each round"
+        "--learner-epochs", type=int, default=1, help="the learner's passes over each round"
+    )
+    parser.add_argument(
+        "--replay-ratio", type=float, default=1.0, help="the learner's replayed per new session"
     )
     parser.add_argument("--max-swipes", type=int, default=0, help="0: all of day 2")
     parser.add_argument("--drain-s", type=float, default=300.0, help="wait after the stream")
@@ -226,7 +229,7 @@ async def upload(pool: Pool, items: list[dict[str, str]]) -> float:
     return time.monotonic() - t0
 
 
-def learner_command(work: Path, redis_url: str, interval_s: float, epochs: int) -> list[str]:
+def learner_command(work: Path, redis_url: str, args: argparse.Namespace) -> list[str]:
     return pinned(
         [
             sys.executable, "-m", "learn.run",
@@ -235,8 +238,9 @@ def learner_command(work: Path, redis_url: str, interval_s: float, epochs: int) 
             "--checkpoint", str(work / "day1.pt"),
             "--state", str(work / "learn" / "state.pt"),
             "--redis-url", redis_url,
-            "--interval-s", str(interval_s),
-            "--epochs", str(epochs),
+            "--interval-s", str(args.interval_s),
+            "--epochs", str(args.learner_epochs),
+            "--replay-ratio", str(args.replay_ratio),
             "--keep", "1000",
             "--metrics-port", "0",
             "--lag-log", str(work / "lags.jsonl"),
@@ -310,7 +314,7 @@ def main(argv: list[str] | None = None) -> None:
 
         def start_learner() -> subprocess.Popen[bytes]:
             return subprocess.Popen(
-                learner_command(work, redis.url, args.interval_s, args.learner_epochs),
+                learner_command(work, redis.url, args),
                 stdout=learner_log,
                 stderr=subprocess.STDOUT,
                 env=child_env,
@@ -386,7 +390,11 @@ def main(argv: list[str] | None = None) -> None:
         else []
     )
     report = {
-        "learner": {"interval_s": args.interval_s, "epochs": args.learner_epochs},
+        "learner": {
+            "interval_s": args.interval_s,
+            "epochs": args.learner_epochs,
+            "replay_ratio": args.replay_ratio,
+        },
         "day1_events": day1.dataset["train_events"],
         "day2_swipes_sent": stream.sent,
         "acknowledged": len(stream.acked),
