@@ -201,3 +201,33 @@ def test_a_reranked_index_gives_the_exact_top_k(tiny_bundle: TinyBundle, tmp_pat
         np.testing.assert_allclose(scores, model_scores(tiny_bundle, hidden)[rows], atol=1e-4)
     with pytest.raises(BundleMismatch, match="SQ8,RFlat index"):
         Retriever(bundle, manifest)  # the manifest still says exact
+
+
+def mapped_files() -> set[str]:
+    with open("/proc/self/maps") as maps:
+        return {line.split(maxsplit=5)[5].strip() for line in maps if len(line.split()) == 6}
+
+
+@pytest.mark.parametrize(
+    ("factory", "recorded"),
+    [
+        ("Flat", {"type": EXACT_INDEX_TYPE, "params": {}}),
+        ("IVF8,Flat", {"type": "IVF8,Flat", "params": {"nprobe": 8}, "exact": False}),
+        ("HNSW8", {"type": "HNSW8", "params": {"efSearch": 16}, "exact": False}),
+    ],
+)
+def test_the_index_is_searched_from_its_mapped_file(
+    tiny_bundle: TinyBundle, tmp_path: Path, factory: str, recorded: dict[str, Any]
+) -> None:
+    """Memory-mapped, so that worker processes share the index's pages: same answers."""
+    bundle, manifest = with_index(tiny_bundle, tmp_path, factory, recorded)
+    retriever = Retriever(bundle, manifest)
+    assert str(bundle / INDEX_FILE) in mapped_files()
+    in_memory = faiss.read_index(str(bundle / INDEX_FILE))
+    for name, value in recorded["params"].items():
+        faiss.ParameterSpace().set_index_parameter(in_memory, name, value)
+    for hidden in states(3):
+        query = np.append(hidden, np.float32(1))[None, :]
+        np.testing.assert_array_equal(
+            retriever.search(hidden, 20)[1], in_memory.search(query, 20)[1][0]
+        )

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
+import torch
 
 from app.bundle import (
     CLUSTERS_FILE,
@@ -17,7 +18,7 @@ from app.bundle import (
     verify_bundle,
 )
 from models.export import check_parity
-from models.onnx_step import export_step
+from models.onnx_step import EXTERNAL_FROM_BYTES, export_step
 from models.train import model_from_checkpoint
 from tests.conftest import TinyBundle
 
@@ -108,3 +109,36 @@ def test_the_step_holds_input_gates_where_they_fit_and_both_forms_agree(
     by_plain = plain.run([STEP_OUTPUT], feeds)[0]
     assert np.abs(by_gates - by_plain).max() <= 1e-5
     assert np.abs(by_gates - feeds[STEP_INPUTS[2]]).max() > 0.01  # the state moved
+
+
+def mapped_files() -> set[str]:
+    """Paths of the files this process has memory-mapped."""
+    with open("/proc/self/maps") as maps:
+        return {line.split(maxsplit=5)[5].strip() for line in maps if len(line.split()) == 6}
+
+
+def test_a_large_item_table_lies_beside_the_graph_and_is_mapped(
+    tiny_bundle: TinyBundle, tmp_path: Path
+) -> None:
+    """Past EXTERNAL_FROM_BYTES the table goes to gru_step.onnx.data, which ONNX Runtime maps
+    (its pages shared by every worker process) and steps on exactly as on an inline one."""
+    model = model_from_checkpoint(tiny_bundle.checkpoint)
+    model.grow(EXTERNAL_FROM_BYTES // (4 * 3 * model.hidden_size) + 1)  # gates just past it
+    path = tmp_path / STEP_FILE
+    assert export_step(model, path) is True
+    data = tmp_path / f"{STEP_FILE}.data"
+    assert data.stat().st_size >= model.n_items * 3 * model.hidden_size * 4
+    assert path.stat().st_size < EXTERNAL_FROM_BYTES  # the graph without its table
+    session = ort.InferenceSession(str(path))
+    assert str(data) in mapped_files()
+    rows = np.arange(model.n_items - 64, model.n_items)  # the last rows: the table is whole
+    weights = np.linspace(0.1, 1.0, 64, dtype=np.float32)
+    hidden = np.random.default_rng(0).standard_normal((64, model.hidden_size)).astype(np.float32)
+    stepped = session.run(
+        [STEP_OUTPUT], dict(zip(STEP_INPUTS, (rows, weights, hidden), strict=True))
+    )[0]
+    with torch.no_grad():
+        expected = model.step(
+            torch.from_numpy(rows), torch.from_numpy(weights), torch.from_numpy(hidden)
+        ).numpy()
+    assert np.abs(stepped - expected).max() <= 1e-5
