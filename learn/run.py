@@ -92,7 +92,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--replay-ratio",
         type=float,
-        default=1.0,
+        default=0.5,  # the day-2 replay: 0.5 above 1 and 2, on test and on the guard (README)
         help="older sessions replayed per new session (against forgetting)",
     )
     parser.add_argument("--replay-size", type=int, default=20_000, help="sessions kept to replay")

@@ -71,7 +71,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--learner-epochs", type=int, default=1, help="the learner's passes over each round"
     )
     parser.add_argument(
-        "--replay-ratio", type=float, default=1.0, help="the learner's replayed per new session"
+        "--replay-ratio", type=float, default=0.5, help="the learner's replayed per new session"
     )
     parser.add_argument("--max-swipes", type=int, default=0, help="0: all of day 2")
     parser.add_argument("--drain-s", type=float, default=300.0, help="wait after the stream")
