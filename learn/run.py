@@ -285,9 +285,9 @@ class Learner:
 
     def _refit(self, checkpoint: Checkpoint, sessions: Sessions, seed: int) -> ReusedContent:
         """Refit here: the first version has no older refit to publish with."""
-        self._install(self.content.refit(checkpoint, sessions, seed), time.time())
-        assert self.refitted is not None
-        return self.refitted
+        refitted = self.content.refit(checkpoint, sessions, seed)
+        self._install(refitted, time.time())
+        return refitted
 
     def _take_finished_refit(self) -> None:
         finished = self.refits.finished()

@@ -22,7 +22,7 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from loadtest.servers import redis_server, uvicorn_server
+from loadtest.servers import mapped_paths, redis_server, serving_pids, uvicorn_server
 
 APP_FACTORY = "app.main:create_app"
 
@@ -60,21 +60,7 @@ def smaps(pid: int) -> dict[str, int]:
 def mapped_bundle_bytes(pid: int, bundle: Path) -> int:
     """Full size of the bundle's files that `pid` has memory-mapped."""
     root = str(bundle.resolve())
-    paths = {
-        line.split(maxsplit=5)[5].strip()
-        for line in Path(f"/proc/{pid}/maps").read_text().splitlines()
-        if len(line.split()) == 6
-    }
-    return sum(Path(p).stat().st_size for p in paths if p.startswith(root))
-
-
-def workers_of(pid: int) -> list[int]:
-    children = [
-        int(child)
-        for task in Path(f"/proc/{pid}/task").iterdir()
-        for child in (task / "children").read_text().split()
-    ]
-    return children or [pid]
+    return sum(Path(p).stat().st_size for p in mapped_paths(pid) if p.startswith(root))
 
 
 def measure(bundle: Path, workers: int, n_requests: int) -> dict[str, float]:
@@ -91,7 +77,7 @@ def measure(bundle: Path, workers: int, n_requests: int) -> dict[str, float]:
                 else:
                     body = {"session_id": session, "item_id": rng.choice(item_ids)}
                     post(f"{served.url}/swipe", {**body, "watch_ms": 5000})
-            pids = workers_of(served.pid)
+            pids = serving_pids(served.pid)
             rollups = [smaps(pid) for pid in pids]
             mapped = max(mapped_bundle_bytes(pid, bundle) for pid in pids) / 2**20
     anonymous = sum(r["Anonymous"] for r in rollups) / 1024

@@ -90,15 +90,26 @@ def uvicorn_server(
         stop_process(process)
 
 
-def serving_rss_mb(pid: int) -> list[float]:
-    """Resident memory (MB) of each process that serves: the children of `pid` when it has
-    any (uvicorn's workers), else `pid` itself (uvicorn with one worker serves in-process)."""
+def serving_pids(pid: int) -> list[int]:
+    """The processes that serve: the children of `pid` when it has any (uvicorn's workers),
+    else `pid` itself (uvicorn with one worker serves in-process)."""
     children = [
         int(child)
         for task in Path(f"/proc/{pid}/task").iterdir()
         for child in (task / "children").read_text().split()
     ]
-    return [_rss_mb(process) for process in children or [pid]]
+    return children or [pid]
+
+
+def serving_rss_mb(pid: int) -> list[float]:
+    """Resident memory (MB) of each process that serves (serving_pids)."""
+    return [_rss_mb(process) for process in serving_pids(pid)]
+
+
+def mapped_paths(pid: int | str = "self") -> set[str]:
+    """The paths of the files process `pid` has memory-mapped."""
+    lines = Path(f"/proc/{pid}/maps").read_text().splitlines()
+    return {line.split(maxsplit=5)[5].strip() for line in lines if len(line.split()) == 6}
 
 
 def _rss_mb(pid: int) -> float:

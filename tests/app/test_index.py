@@ -21,6 +21,7 @@ from app.bundle import (
 )
 from app.retrieval.index import Retriever
 from app.retrieval.reranked import K_FACTOR_PARAMETER, RERANKED_TYPE, build_reranked
+from loadtest.servers import mapped_paths
 from tests.conftest import TinyBundle
 
 
@@ -203,11 +204,6 @@ def test_a_reranked_index_gives_the_exact_top_k(tiny_bundle: TinyBundle, tmp_pat
         Retriever(bundle, manifest)  # the manifest still says exact
 
 
-def mapped_files() -> set[str]:
-    with open("/proc/self/maps") as maps:
-        return {line.split(maxsplit=5)[5].strip() for line in maps if len(line.split()) == 6}
-
-
 @pytest.mark.parametrize(
     ("factory", "recorded"),
     [
@@ -222,7 +218,7 @@ def test_the_index_is_searched_from_its_mapped_file(
     """Memory-mapped, so that worker processes share the index's pages: same answers."""
     bundle, manifest = with_index(tiny_bundle, tmp_path, factory, recorded)
     retriever = Retriever(bundle, manifest)
-    assert str(bundle / INDEX_FILE) in mapped_files()
+    assert str(bundle / INDEX_FILE) in mapped_paths()
     in_memory = faiss.read_index(str(bundle / INDEX_FILE))
     for name, value in recorded["params"].items():
         faiss.ParameterSpace().set_index_parameter(in_memory, name, value)

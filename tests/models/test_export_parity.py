@@ -17,6 +17,7 @@ from app.bundle import (
     STEP_OUTPUT,
     verify_bundle,
 )
+from loadtest.servers import mapped_paths
 from models.export import check_parity
 from models.onnx_step import EXTERNAL_FROM_BYTES, export_step
 from models.train import model_from_checkpoint
@@ -111,12 +112,6 @@ def test_the_step_holds_input_gates_where_they_fit_and_both_forms_agree(
     assert np.abs(by_gates - feeds[STEP_INPUTS[2]]).max() > 0.01  # the state moved
 
 
-def mapped_files() -> set[str]:
-    """Paths of the files this process has memory-mapped."""
-    with open("/proc/self/maps") as maps:
-        return {line.split(maxsplit=5)[5].strip() for line in maps if len(line.split()) == 6}
-
-
 def test_a_large_item_table_lies_beside_the_graph_and_is_mapped(
     tiny_bundle: TinyBundle, tmp_path: Path
 ) -> None:
@@ -130,7 +125,7 @@ def test_a_large_item_table_lies_beside_the_graph_and_is_mapped(
     assert data.stat().st_size >= model.n_items * 3 * model.hidden_size * 4
     assert path.stat().st_size < EXTERNAL_FROM_BYTES  # the graph without its table
     session = ort.InferenceSession(str(path))
-    assert str(data) in mapped_files()
+    assert str(data) in mapped_paths()
     rows = np.arange(model.n_items - 64, model.n_items)  # the last rows: the table is whole
     weights = np.linspace(0.1, 1.0, 64, dtype=np.float32)
     hidden = np.random.default_rng(0).standard_normal((64, model.hidden_size)).astype(np.float32)
