@@ -26,6 +26,7 @@ DURATION ?= 60
 STEP ?= 250
 STEP_DURATION ?= 20
 MAX_RATE ?= 10000
+RATES ?= 250,500,1000,1500,2000
 SOAK_DURATION ?= 600
 LOADTEST := $(BIN)/python -m loadtest.run --workers $(WORKERS) --bundle $(BUNDLE)
 # Your own data (`make tune`, then `make bundle CONFIG=...`): one log in DATA, cut by the
@@ -41,7 +42,7 @@ DATA_ARGS = $(if $(TRAIN),--train $(TRAIN) $(if $(VALID),--valid $(VALID)) \
 
 .PHONY: install packages check test bundle-tiny bundle bundle-microlens bundle-1m tune tune-microlens \
 	cold-eval run serve learn health abtest demo clean loadtest loadtest-step loadtest-baseline \
-	loadtest-saturation soak bench-uploads \
+	loadtest-saturation loadtest-rates soak bench-uploads \
 	bench-exposure bench-day2
 
 # One virtual environment with every extra; rebuilt when pyproject.toml changes.
@@ -177,6 +178,11 @@ loadtest-baseline: install bundle
 # in Lua) and Redis on the other, 1 to 128 connections, then the bare app the same way.
 loadtest-saturation: install packages bundle
 	$(BIN)/python -m loadtest.saturation --bundle $(BUNDLE) --duration $(STEP_DURATION)
+
+# Latency per service core at fixed rates (RATES, open loop), pinned the same way; then the
+# bare app at the same rates.
+loadtest-rates: install packages bundle
+	$(BIN)/python -m loadtest.fixed_rate --bundle $(BUNDLE) --rates $(RATES) --duration $(STEP_DURATION)
 
 # SOAK_DURATION seconds of load, Redis restarted at a third and the model swapped at two thirds;
 # fails when an acknowledged swipe was lost or a request failed for another reason than the
