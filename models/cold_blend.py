@@ -79,11 +79,11 @@ def choose_blend(
 ) -> BlendChoice:
     """The best cold Recall@20 whose warm Recall@20 is at least `warm_bar`; (0, 0) when
     nothing clears the bar."""
-    best = BlendChoice(0.0, 0.0, -1.0, 0.0)
+    best: BlendChoice | None = None
     for i, shift in enumerate(shifts):
         for j, weight in enumerate(weights):
             warm = recall_at_20(ranks[i, j, ~cold_target])
             cold = recall_at_20(ranks[i, j, cold_target])
-            if warm >= warm_bar and cold > best.cold_recall:
+            if warm >= warm_bar and (best is None or cold > best.cold_recall):
                 best = BlendChoice(float(shift), float(weight), cold, warm)
-    return best if best.cold_recall >= 0 else BlendChoice(0.0, 0.0, 0.0, 0.0)
+    return best if best is not None else BlendChoice(0.0, 0.0, 0.0, 0.0)
