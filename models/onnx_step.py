@@ -81,31 +81,33 @@ class _VectorStep(_Step):
         return self.model.step_vector(item_vector, weight, hidden)
 
 
-def _export(
-    module: nn.Module, example: tuple[torch.Tensor, ...], names: tuple[str, ...], path: Path
-) -> None:
+def _graph(
+    module: nn.Module, example: tuple[torch.Tensor, ...], names: tuple[str, ...]
+) -> onnx.ModelProto:
+    """The module's step as an ONNX graph in memory, its weights inside: the caller decides
+    how they are written (once, where the item table goes beside the graph)."""
     batch = torch.export.Dim("batch")
     with quiet_exporter():
-        torch.onnx.export(
+        program = torch.onnx.export(
             module.eval(),
             example,
-            str(path),
+            None,
             input_names=list(names),
             output_names=[STEP_OUTPUT],
             dynamic_shapes=({0: batch}, {0: batch}, {0: batch}),
             opset_version=OPSET,
             dynamo=True,
-            external_data=False,
             verbose=False,
         )
+    assert program is not None  # the dynamo exporter always returns its program
+    return program.model_proto
 
 
 def export_step(model: GRU4Rec, path: Path, gates_max_bytes: int = GATES_MAX_BYTES) -> bool:
     """Write gru_step.onnx; True where it holds the input gates (they fit), else embeddings."""
     example = (torch.tensor([0, 1]), torch.tensor([1.0, 0.5]), torch.zeros(2, model.hidden_size))
     gates = model.n_items * 3 * model.hidden_size * 4 <= gates_max_bytes
-    _export(_GatesStep(model) if gates else _Step(model), example, STEP_INPUTS, path)
-    graph = onnx.load(str(path))
+    graph = _graph(_GatesStep(model) if gates else _Step(model), example, STEP_INPUTS)
     data = path.with_name(f"{path.name}.data")
     data.unlink(missing_ok=True)  # onnx appends to a data file that exists
     onnx.save_model(
@@ -122,4 +124,4 @@ def export_step(model: GRU4Rec, path: Path, gates_max_bytes: int = GATES_MAX_BYT
 def export_vector_step(model: GRU4Rec, path: Path) -> None:
     hidden_size = model.hidden_size
     example = (torch.randn(2, hidden_size), torch.tensor([1.0, 0.5]), torch.zeros(2, hidden_size))
-    _export(_VectorStep(model), example, VECTOR_STEP_INPUTS, path)
+    onnx.save_model(_graph(_VectorStep(model), example, VECTOR_STEP_INPUTS), str(path))
