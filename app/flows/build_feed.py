@@ -42,45 +42,54 @@ class FeedResult:
     degraded: bool = False  # the store was unreachable: not personalised, not stored
 
 
+@dataclass(frozen=True, slots=True)
+class PageMaker:
+    """What a new page is made from, fixed for one request: the bundle and catalogue it
+    serves, the bandit's posteriors read at its start, the exploration settings and the
+    shared batcher and telemetry. `popular_only` ranks by popularity whatever the state (the
+    A/B's baseline feed)."""
+
+    serving: Serving
+    posteriors: Posteriors
+    explore_share: float
+    tier: NewItemTier
+    rng: np.random.Generator
+    batches: ModelBatches
+    telemetry: Telemetry
+    popular_only: bool = False
+
+
 async def compose_page(
-    state: SessionState,
-    number: int,
-    count: int,
-    serving: Serving,
-    posteriors: Posteriors,
-    explore_share: float,
-    tier: NewItemTier,
-    rng: np.random.Generator,
-    batches: ModelBatches,
-    telemetry: Telemetry,
-    popular_only: bool = False,
+    maker: PageMaker, state: SessionState, number: int, count: int
 ) -> tuple[Page, dict[int, int]]:
-    """A new page for the state: model items around exploration slots; explored item -> arm
-    (NEW_ITEM_ARM for the new-item tier's). `popular_only` ranks by popularity whatever the
-    state (the A/B's baseline feed)."""
+    """A new page for the state: model items around exploration slots, recycled items where
+    nothing new is left; and explored item -> arm (NEW_ITEM_ARM for the new-item tier's)."""
+    serving, telemetry, tier, rng = maker.serving, maker.telemetry, maker.tier, maker.rng
     model, catalogue = serving.model, serving.catalogue
     excluded = state.excluded()
     excluded |= catalogue.removed
     k = fetch_size(count, len(excluded), len(catalogue))
     with telemetry.stage("search"):  # with its wait for the batch
-        if state.hidden is None or popular_only:  # cold start: the most popular items
+        if state.hidden is None or maker.popular_only:  # cold start: the most popular items
             rows = model.retriever.popular(k)
             scores = model.popularity_share[rows]
         else:
-            scores, rows = await batches.search(SearchQuery(model.retriever, state.hidden, k))
+            scores, rows = await maker.batches.search(SearchQuery(model.retriever, state.hidden, k))
             if len(catalogue.uploads):
                 found = catalogue.uploads.search(state.hidden, k)
                 scores, rows = merge_by_score((scores, rows), found, k)
     with telemetry.stage("filtering"):
         rows, scores = drop_excluded(rows, scores, excluded, count)
     with telemetry.stage("exploration"):
-        positions = explore_positions(count, explore_share)
+        positions = explore_positions(count, maker.explore_share)
         taken = excluded.union(rows.tolist())
         fresh = tier.choose(tier.slots(len(positions)), catalogue, taken, rng)
         taken.update(row for row, _ in fresh)
         avoid = model.policy.dominant_arms(rows[rows < catalogue.n_bundle])
-        chosen = model.policy.choose(len(positions) - len(fresh), posteriors, avoid, taken, rng)
-        alpha, beta = posteriors
+        chosen = model.policy.choose(
+            len(positions) - len(fresh), maker.posteriors, avoid, taken, rng
+        )
+        alpha, beta = maker.posteriors
         explored = fresh + [
             (row, float(alpha[arm] / (alpha[arm] + beta[arm]))) for row, arm in chosen
         ]
@@ -138,17 +147,7 @@ def without_removed(page: Page, removed: frozenset[int]) -> Page:
 
 
 async def degraded_page(
-    session_id: str,
-    number: int,
-    count: int,
-    serving: Serving,
-    posteriors: Posteriors,
-    explore_share: float,
-    tier: NewItemTier,
-    rng: np.random.Generator,
-    signer: CursorSigner,
-    batches: ModelBatches,
-    telemetry: Telemetry,
+    session_id: str, number: int, count: int, maker: PageMaker, signer: CursorSigner
 ) -> FeedResult:
     """The page of a session whose state cannot be read: what a new session would get.
 
@@ -156,11 +155,9 @@ async def degraded_page(
     nothing is kept, so its explore slots earn no rewards and count no impressions; its
     cursors work again once the store is back.
     """
-    fresh = SessionState(model_version=serving.model.version)
-    page, _ = await compose_page(
-        fresh, number, count, serving, posteriors, explore_share, tier, rng, batches, telemetry
-    )
-    telemetry.degraded_pages.inc()
+    fresh = SessionState(model_version=maker.serving.model.version)
+    page, _ = await compose_page(maker, fresh, number, count)
+    maker.telemetry.degraded_pages.inc()
     return FeedResult(
         page=page,
         cursor=signer.issue(session_id, number),
@@ -190,7 +187,9 @@ async def build_feed(
     model, arms, catalogue = serving.model, serving.arms, serving.catalogue
     catalogue.require_read()
     wanted = signer.verify(cursor, session_id) if cursor is not None else None
-    posteriors = arms.posteriors()
+    maker = PageMaker(
+        serving, arms.posteriors(), explore_share, tier, rng, batches, telemetry, popular_only
+    )
     started = time.perf_counter()
     applied_at = started
 
@@ -204,19 +203,7 @@ async def build_feed(
         if wanted is not None and wanted in current.pages:
             return current, (current.pages[wanted], True, migration, False)  # a retry
         number = wanted if wanted == current.next_page else current.next_page
-        page, explored_arms = await compose_page(
-            current,
-            number,
-            count,
-            serving,
-            posteriors,
-            explore_share,
-            tier,
-            rng,
-            batches,
-            telemetry,
-            popular_only,
-        )
+        page, explored_arms = await compose_page(maker, current, number, count)
         current.add_page(page, explored_arms, caps)
         applied_at = time.perf_counter()
         return current, (page, False, migration, state is None)
@@ -241,19 +228,7 @@ async def build_feed(
     try:
         page, replayed, migration, created = await store.update(session_id, apply, entry)
     except StateStoreUnavailable:
-        return await degraded_page(
-            session_id,
-            wanted or 0,
-            count,
-            serving,
-            posteriors,
-            explore_share,
-            tier,
-            rng,
-            signer,
-            batches,
-            telemetry,
-        )
+        return await degraded_page(session_id, wanted or 0, count, maker, signer)
     telemetry.observe("state_write", time.perf_counter() - applied_at)
     telemetry.new_sessions.inc(created)  # the normal client flow opens a session with a feed
     if migration is not None:

@@ -12,7 +12,7 @@ from app.bandit.new_item_stats import NewItemStats
 from app.bandit.new_item_tier import NewItemTier
 from app.bandit.rewards import MemoryArmStats, Posteriors
 from app.batching.model_batches import ModelBatches
-from app.flows.build_feed import compose_page
+from app.flows.build_feed import PageMaker, compose_page
 from app.model import ServingModel, load_model
 from app.retrieval.uploads import UploadIndex
 from app.serving import Serving
@@ -43,18 +43,8 @@ def composed(
         telemetry = Telemetry()
         batches = ModelBatches(4, 1, telemetry)
         try:
-            page, _ = await compose_page(
-                state,
-                number,
-                count,
-                serving,
-                posteriors,
-                explore_share,
-                tier,
-                rng,
-                batches,
-                telemetry,
-            )
+            maker = PageMaker(serving, posteriors, explore_share, tier, rng, batches, telemetry)
+            page, _ = await compose_page(maker, state, number, count)
             return page
         finally:
             batches.close()
