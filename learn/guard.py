@@ -5,10 +5,13 @@ Both models rank every item for each new event of the sessions held back from th
 Events whose item the serving model lacks are left out of both, as the protocol drops items
 unknown to training. Too few events decide nothing: the candidate is kept back. The verdict
 is paired and one-sided (`judge`), so that noise alone neither blocks nor passes a round.
+Each round may lose up to the tolerance against the serving model, so a second bound holds
+the candidate against the base model the learner started from (`against_base`): small
+losses cannot add up round after round.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -26,10 +29,11 @@ Z = 2.0  # standard errors of the paired difference: a worse verdict must be thi
 @dataclass(frozen=True, slots=True)
 class Verdict:
     publish: bool
-    reason: str  # "better", "within tolerance", "worse", "too few events"
+    reason: str  # "better", "within tolerance", "worse", "too few events", "drifted"
     events: int
     candidate: dict[str, float]
     serving: dict[str, float]
+    base: "Verdict | None" = None  # the candidate against the base model (against_base)
 
 
 def held_back_sessions(
@@ -112,3 +116,22 @@ def judge(
     return Verdict(
         publish, reason if publish else "worse", len(old), results["candidate"], results["serving"]
     )
+
+
+def against_base(
+    verdict: Verdict,
+    candidate: Checkpoint,
+    base: Checkpoint,
+    held_back: Sequence[Fragment],
+    tolerance: float,
+    min_events: int,
+) -> Verdict:
+    """A publishable verdict kept back as "drifted" where the candidate is also worse than the
+    base model by more than `tolerance`, by the same paired test on the held-back events whose
+    item the base knows. Too few such events (a catalogue mostly uploaded since) bound nothing."""
+    if not verdict.publish:
+        return verdict
+    drift = judge(candidate, base, held_back, tolerance, min_events)
+    if drift.reason == "worse":
+        return replace(verdict, publish=False, reason="drifted", base=drift)
+    return replace(verdict, base=drift)

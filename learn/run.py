@@ -32,7 +32,7 @@ from app.events.entries import MalformedEntry, PageEntry, SwipeEntry, decode_ent
 from app.events.log import EventReader, Positions
 from learn.background_refit import BackgroundRefit
 from learn.content import LearnerContent
-from learn.guard import held_back_sessions, judge
+from learn.guard import against_base, held_back_sessions, judge
 from learn.joiner import CONTEXT, Fragment, Joiner
 from learn.metrics import LearnerMetrics
 from learn.publish import ParityFailed, flip, prune, publish
@@ -107,6 +107,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=0.02,
         help="relative Recall@20 loss against the serving model still published",
+    )
+    parser.add_argument(
+        "--drift-tolerance",
+        type=float,
+        default=0.05,
+        help="relative Recall@20 loss against the base model still published, summed over "
+        "rounds (0: no such bound)",
     )
     parser.add_argument("--min-guard-events", type=int, default=20)
     parser.add_argument("--min-events", type=int, default=1, help="fewer new swipes: no round")
@@ -199,6 +206,15 @@ class Learner:
             self.args.guard_tolerance,
             self.args.min_guard_events,
         )
+        if self.args.drift_tolerance > 0:
+            verdict = against_base(
+                verdict,
+                candidate,
+                self.state["base"],
+                guard,
+                self.args.drift_tolerance,
+                self.args.min_guard_events,
+            )
         published, publish_s = None, 0.0
         if verdict.publish:
             t0 = time.time()
@@ -219,6 +235,7 @@ class Learner:
                             "events": verdict.events,
                             "candidate": verdict.candidate,
                             "serving": verdict.serving,
+                            "base": verdict.base.serving if verdict.base else {},
                         }
                     },
                     sessions,
@@ -261,6 +278,12 @@ class Learner:
                 round(verdict.serving.get("recall@20", float("nan")), 4),
             ],
             "guard_events": verdict.events,
+            "base_recall@20": [
+                round(verdict.base.candidate.get("recall@20", float("nan")), 4),
+                round(verdict.base.serving.get("recall@20", float("nan")), 4),
+            ]
+            if verdict.base
+            else None,
             "published": published,
             "publish_s": round(publish_s, 1),
             "round_s": round(seconds, 1),
@@ -405,6 +428,7 @@ def initial_state(args: argparse.Namespace) -> LearnerState:
         "name": args.base.name,
         "checkpoint": checkpoint,
         "serving": serving_part(checkpoint),
+        "base": serving_part(checkpoint),  # what every candidate is also held against
         "joiner": Joiner(args.session_ttl_s * 1000).to_dict(),
         "replay": [],
         "replay_seen": 0,
@@ -418,6 +442,7 @@ def start(args: argparse.Namespace, metrics: LearnerMetrics) -> Learner:
     state = load_state(args.state)
     if state is None:
         state = initial_state(args)
+    state.setdefault("base", state["serving"])  # a state saved before the drift bound
     state["joiner_obj"] = Joiner.from_dict(state.pop("joiner"))
     versions = versions_dir(args)
     versions.mkdir(parents=True, exist_ok=True)

@@ -14,11 +14,12 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.settings import Settings
-from learn.guard import judge
+from learn.guard import against_base, judge
 from learn.joiner import Fragment
 from learn.metrics import LearnerMetrics
 from learn.refit_cache import load_refit
 from learn.run import Learner, Served, parse_args, refit_path, restart, start
+from models.train import Checkpoint
 from tests.app.test_routes import swipe
 from tests.conftest import TinyBundle
 
@@ -198,20 +199,62 @@ def test_a_restart_comes_soon_and_keeps_what_only_the_learner_knew(
     assert again.refits is learner.refits  # a refit in progress is not lost
 
 
-def test_a_worse_candidate_is_kept_back(tiny_bundle: TinyBundle) -> None:
-    serving = tiny_bundle.checkpoint
-    broken = {**serving, "model": {k: torch.randn_like(v) for k, v in serving["model"].items()}}
-    ids = list(serving["item_ids"])
-    held_out = tiny_bundle.data.held_out.sessions
-    fragments = [
+def held_out_fragments(tiny: TinyBundle) -> list[Fragment]:
+    """The generated log's held-out sessions as the joiner hands them to the guard."""
+    ids = list(tiny.checkpoint["item_ids"])
+    held_out = tiny.data.held_out.sessions
+    return [
         Fragment(
             f"u{s}", [], [], [ids[r] for r in held_out.items[a:b].tolist()], [1.0] * int(b - a), 0
         )
         for s, (a, b) in enumerate(zip(held_out.offsets[:-1], held_out.offsets[1:], strict=True))
     ]
+
+
+def randomised(checkpoint: Checkpoint) -> Checkpoint:
+    return {**checkpoint, "model": {k: torch.randn_like(v) for k, v in checkpoint["model"].items()}}
+
+
+def test_a_worse_candidate_is_kept_back(tiny_bundle: TinyBundle) -> None:
+    serving = tiny_bundle.checkpoint
+    broken = randomised(serving)
+    fragments = held_out_fragments(tiny_bundle)
     verdict = judge(broken, serving, fragments, tolerance=0.02, min_events=5)
     assert not verdict.publish
     assert verdict.reason == "worse"
     assert verdict.events > 5
     assert judge(serving, serving, fragments, 0.02, 5).publish
     assert judge(serving, serving, fragments[:1], 0.02, 10_000).reason == "too few events"
+
+
+def test_a_candidate_drifted_from_the_base_is_kept_back_however_it_compares_to_the_serving(
+    tiny_bundle: TinyBundle,
+) -> None:
+    base = tiny_bundle.checkpoint
+    drifted = randomised(base)  # what many small losses within tolerance could add up to
+    fragments = held_out_fragments(tiny_bundle)
+    verdict = judge(drifted, drifted, fragments, 0.02, 5)
+    assert verdict.publish  # no worse than the (drifted) model serving
+    kept = against_base(verdict, drifted, base, fragments, 0.05, 5)
+    assert not kept.publish
+    assert kept.reason == "drifted"
+    assert kept.base is not None
+    assert kept.base.candidate["recall@20"] < kept.base.serving["recall@20"]
+    healthy = against_base(judge(base, base, fragments, 0.02, 5), base, base, fragments, 0.05, 5)
+    assert healthy.publish
+    assert healthy.base is not None
+    assert healthy.base.reason == "better"
+    worse = judge(drifted, base, fragments, 0.02, 5)
+    assert against_base(worse, drifted, base, fragments, 0.05, 5) is worse  # already kept back
+
+
+def test_the_base_model_is_kept_in_the_state_and_survives_a_restart(
+    tmp_path: Path, tiny_bundle: TinyBundle
+) -> None:
+    learner = learner_for(tmp_path, tiny_bundle)
+    expected = learner.state["base"]["model"]
+    learner.state["serving"] = randomised(learner.state["serving"])  # a later version serves
+    learner._save_and_commit(learner.state["positions"])
+    again = learner_for(tmp_path, tiny_bundle)
+    for name, weights in expected.items():
+        assert torch.equal(again.state["base"]["model"][name], weights)
