@@ -153,6 +153,7 @@ class Learner:
     reader: EventReader
     metrics: LearnerMetrics
     content: LearnerContent
+    base: Checkpoint  # the model every candidate is also held against (learn/guard.py)
     refitted: ReusedContent | None = None  # the newest refit, at `refitted_at` (wall clock)
     refitted_at: float = 0.0
     refits: BackgroundRefit = field(default_factory=BackgroundRefit)
@@ -210,7 +211,7 @@ class Learner:
             verdict = against_base(
                 verdict,
                 candidate,
-                self.state["base"],
+                self.base,
                 guard,
                 self.args.drift_tolerance,
                 self.args.min_guard_events,
@@ -428,7 +429,6 @@ def initial_state(args: argparse.Namespace) -> LearnerState:
         "name": args.base.name,
         "checkpoint": checkpoint,
         "serving": serving_part(checkpoint),
-        "base": serving_part(checkpoint),  # what every candidate is also held against
         "joiner": Joiner(args.session_ttl_s * 1000).to_dict(),
         "replay": [],
         "replay_seen": 0,
@@ -438,11 +438,30 @@ def initial_state(args: argparse.Namespace) -> LearnerState:
     }
 
 
+def base_path(args: argparse.Namespace) -> Path:
+    return Path(args.state).parent / "base.pt"
+
+
+def base_model(args: argparse.Namespace, state: LearnerState, first_start: bool) -> Checkpoint:
+    """The base model, written once beside the checkpoint instead of into it: it never
+    changes, and the checkpoint is rewritten every round. A first start writes the model it
+    starts serving; a state from before the drift bound takes the model serving now."""
+    path = base_path(args)
+    if first_start or not path.exists():
+        save_state(path, state["serving"])
+        serving: Checkpoint = state["serving"]
+        return serving
+    base = load_state(path)
+    assert base is not None
+    return base
+
+
 def start(args: argparse.Namespace, metrics: LearnerMetrics) -> Learner:
     state = load_state(args.state)
+    first_start = state is None
     if state is None:
         state = initial_state(args)
-    state.setdefault("base", state["serving"])  # a state saved before the drift bound
+    base = base_model(args, state, first_start)
     state["joiner_obj"] = Joiner.from_dict(state.pop("joiner"))
     versions = versions_dir(args)
     versions.mkdir(parents=True, exist_ok=True)
@@ -461,7 +480,7 @@ def start(args: argparse.Namespace, metrics: LearnerMetrics) -> Learner:
         args.catalogue_path,
         args.key_prefix,
     )
-    learner = Learner(args, state, reader, metrics, content)
+    learner = Learner(args, state, reader, metrics, content, base)
     cached = load_refit(refit_path(args))
     if cached is not None:
         projection, description, learner.refitted_at = cached

@@ -252,9 +252,11 @@ def test_the_base_model_is_kept_in_the_state_and_survives_a_restart(
     tmp_path: Path, tiny_bundle: TinyBundle
 ) -> None:
     learner = learner_for(tmp_path, tiny_bundle)
-    expected = learner.state["base"]["model"]
+    expected = learner.base["model"]
     learner.state["serving"] = randomised(learner.state["serving"])  # a later version serves
     learner._save_and_commit(learner.state["positions"])
     again = learner_for(tmp_path, tiny_bundle)
     for name, weights in expected.items():
-        assert torch.equal(again.state["base"]["model"][name], weights)
+        assert torch.equal(again.base["model"][name], weights)
+    saved = torch.load(tmp_path / "learn" / "state.pt", weights_only=True)
+    assert "base" not in saved  # written once beside the checkpoint, not every round
