@@ -439,7 +439,9 @@ def initial_state(args: argparse.Namespace) -> LearnerState:
 
 
 def base_path(args: argparse.Namespace) -> Path:
-    return Path(args.state).parent / "base.pt"
+    """Named after the checkpoint (state.pt -> state.base.pt): never a user's own file."""
+    state = Path(args.state)
+    return state.with_name(f"{state.stem}.base{state.suffix}")
 
 
 def base_model(args: argparse.Namespace, state: LearnerState, first_start: bool) -> Checkpoint:
